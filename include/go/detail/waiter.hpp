@@ -1,0 +1,190 @@
+// go/detail/waiter.hpp — the runtime's one parking primitive and its wait queue.
+//
+// Every blocking operation in gocxx (WaitGroup, Mutex, channels, select, context,
+// timers, I/O) is built from three pieces defined here:
+//
+//   waiter      one blocked party: the calling task (which parks, freeing its worker)
+//               or the calling OS thread (which blocks on a futex). A waiter is
+//               created on the blocker's stack and lives until park returns.
+//   wait_node   one entry of a waiter in one wait_queue (a waiter blocked in select
+//               has one node per case). Carries a data pointer for hand-offs.
+//   wait_queue  an intrusive FIFO of wait_nodes, protected by its owner's lock.
+//
+// Protocol. Waking is split in two steps, as in Go's select (sudog + selectDone):
+//
+//   1. try_claim(token)  — at most one party ever claims a waiter (a notifier, or the
+//                          waiter's own deadline). The token tells the waiter who won
+//                          (e.g. which select case). Losers must not touch the waiter.
+//   2. wake()            — the claimer, after it has finished writing whatever the
+//                          waiter will read (a channel value), resumes the waiter.
+//
+// The parker, for its part, publishes a wait_node under the owner's lock, releases the
+// lock and calls park(). park() returns only after wake() (or, for park_until, after the
+// deadline claimed the waiter); a claimer's writes happen-before park's return. Because
+// a claimed waiter cannot return until woken, the claimer may use the node's memory
+// between claim and wake; after wake() it must not touch the waiter again.
+//
+// Thread safety: try_claim and wake may be called from any task or thread. park and
+// park_until are called only by the waiter's owner, once per waiter. wait_queue is
+// not synchronized: callers hold the lock of the object that owns the queue.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace go::detail {
+
+struct fiber;  // a task's execution context; defined in the runtime sources
+
+using clock = std::chrono::steady_clock;
+
+// The token a deadline claims a waiter with (park_until).
+inline constexpr std::uint32_t timeout_token = 0xffffffffu;
+
+class waiter {
+ public:
+  // Binds the waiter to the caller: the current task if called from a task, otherwise
+  // the current OS thread. Never blocks, never throws.
+  waiter() noexcept;
+  waiter(const waiter&) = delete;
+  waiter& operator=(const waiter&) = delete;
+
+  // Claims the waiter with a nonzero token. Exactly one claim succeeds over the
+  // waiter's lifetime; returns whether this one did. Lock-free.
+  bool try_claim(std::uint32_t token = 1) noexcept {
+    std::uint32_t expected = 0;
+    return claim_.compare_exchange_strong(expected, token, std::memory_order_acq_rel,
+                                          std::memory_order_acquire);
+  }
+
+  // The token of the successful claim, or 0 if none yet.
+  std::uint32_t token() const noexcept { return claim_.load(std::memory_order_acquire); }
+
+  // Resumes the owner. Precondition: the caller's try_claim succeeded. Non-blocking.
+  void wake() noexcept;
+
+  // try_claim(token) followed by wake(); returns whether this call won.
+  bool notify(std::uint32_t token = 1) noexcept {
+    if (!try_claim(token)) return false;
+    wake();
+    return true;
+  }
+
+  // Blocks the owner until woken: a task parks (its worker runs other tasks), a
+  // thread blocks. Returns at once if already woken.
+  void park() noexcept;
+
+  // As park(), but when `deadline` passes first the waiter claims itself with
+  // timeout_token and returns false. Returns true if another party claimed it (then
+  // it waits for that party's wake, which follows promptly). The deadline is never
+  // reported early.
+  bool park_until(clock::time_point deadline) noexcept;
+
+ private:
+  friend struct waiter_access;
+  std::atomic<std::uint32_t> claim_{0};
+  std::atomic<std::uint32_t> state_{0};  // see waiter.cpp
+  fiber* fiber_;                         // null when the owner is a plain thread
+};
+
+// One entry of a waiter in one wait_queue. Lives on the waiting party's stack.
+struct wait_node {
+  waiter* w = nullptr;
+  void* data = nullptr;         // operation-specific (a value slot, a weight, ...)
+  std::uint32_t token = 1;      // passed to try_claim when a notifier picks this node
+  bool linked = false;          // in a queue; read and written under the owner's lock
+  wait_node* prev = nullptr;
+  wait_node* next = nullptr;
+};
+
+// An intrusive FIFO of wait_nodes. Not synchronized: the owner's lock protects it.
+class wait_queue {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  wait_node* front() const noexcept { return head_; }
+
+  void push_back(wait_node* n) noexcept {
+    n->prev = tail_;
+    n->next = nullptr;
+    if (tail_) tail_->next = n; else head_ = n;
+    tail_ = n;
+    n->linked = true;
+  }
+
+  // Unlinks n if it is still queued; returns whether it was.
+  bool remove(wait_node* n) noexcept {
+    if (!n->linked) return false;
+    if (n->prev) n->prev->next = n->next; else head_ = n->next;
+    if (n->next) n->next->prev = n->prev; else tail_ = n->prev;
+    n->prev = n->next = nullptr;
+    n->linked = false;
+    return true;
+  }
+
+  wait_node* pop_front() noexcept {
+    wait_node* n = head_;
+    if (n) remove(n);
+    return n;
+  }
+
+  // Pops nodes until one whose waiter this call claims (with the node's token), and
+  // returns it claimed but not woken; nullptr when the queue runs out. Nodes whose
+  // waiter was already claimed elsewhere (a timeout, another select case) are dropped.
+  wait_node* claim_front() noexcept {
+    while (wait_node* n = pop_front()) {
+      if (n->w->try_claim(n->token)) return n;
+    }
+    return nullptr;
+  }
+
+  // claim_front() and wake; returns whether a waiter was woken.
+  bool notify_one() noexcept {
+    wait_node* n = claim_front();
+    if (!n) return false;
+    n->w->wake();
+    return true;
+  }
+
+  // Wakes every waiter in the queue; returns how many it woke.
+  std::size_t notify_all() noexcept {
+    std::size_t woken = 0;
+    while (notify_one()) ++woken;
+    return woken;
+  }
+
+ private:
+  wait_node* head_ = nullptr;
+  wait_node* tail_ = nullptr;
+};
+
+// The runtime's internal lock: a futex-based mutex (spins briefly, then sleeps the
+// thread). Held only for short, non-blocking critical sections — never across park.
+// Lockable, so std::lock_guard / std::unique_lock work.
+class spin_mutex {
+ public:
+  void lock() noexcept {
+    std::uint32_t expected = 0;
+    if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+      return;
+    }
+    lock_slow();
+  }
+  bool try_lock() noexcept {
+    std::uint32_t expected = 0;
+    return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                          std::memory_order_relaxed);
+  }
+  void unlock() noexcept {
+    if (state_.exchange(0, std::memory_order_release) == 2) unlock_slow();
+  }
+
+ private:
+  void lock_slow() noexcept;
+  void unlock_slow() noexcept;
+  std::atomic<std::uint32_t> state_{0};  // 0 free, 1 locked, 2 locked with sleepers
+};
+
+}  // namespace go::detail
