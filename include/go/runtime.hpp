@@ -8,8 +8,9 @@
 // (main(), a std::thread) block that thread instead; tasks and threads mix freely.
 //
 // Guarantees that differ from Go, because C++ code relies on them:
-//  - A task that has started never changes OS thread: thread_local variables, errno
-//    and thread identity are stable across parks. Tasks not yet started may be run by
+//  - A task that has started never changes OS thread: thread_local variables and
+//    thread identity are stable across parks, and errno is saved and restored with
+//    the task, so a park never clobbers the errno a task is about to read. Tasks not yet started may be run by
 //    any worker (idle workers steal them).
 //  - The C++ exception state is per task: a task may park inside a catch block while
 //    other tasks throw and catch on the same worker.
@@ -33,6 +34,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>

@@ -24,6 +24,9 @@
 // a claimed waiter cannot return until woken, the claimer may use the node's memory
 // between claim and wake; after wake() it must not touch the waiter again.
 //
+// Lifetime rule: claim under the owner's lock, wake after releasing it (wake_list),
+// because a woken waiter may destroy the owner at once.
+//
 // Thread safety: try_claim and wake may be called from any task or thread. park and
 // park_until are called only by the waiter's owner, once per waiter. wait_queue is
 // not synchronized: callers hold the lock of the object that owns the queue.
@@ -99,6 +102,8 @@ struct wait_node {
   wait_node* next = nullptr;
 };
 
+class wake_list;
+
 // An intrusive FIFO of wait_nodes. Not synchronized: the owner's lock protects it.
 class wait_queue {
  public:
@@ -139,25 +144,63 @@ class wait_queue {
     return nullptr;
   }
 
-  // claim_front() and wake; returns whether a waiter was woken.
-  bool notify_one() noexcept {
-    wait_node* n = claim_front();
-    if (!n) return false;
-    n->w->wake();
-    return true;
-  }
+  // Claims every queued waiter that can still be claimed and moves it to `out`, to be
+  // woken once the caller has released the owner's lock. Empties the queue.
+  void claim_all(wake_list& out) noexcept;
 
-  // Wakes every waiter in the queue; returns how many it woke.
-  std::size_t notify_all() noexcept {
-    std::size_t woken = 0;
-    while (notify_one()) ++woken;
-    return woken;
+ private:
+  wait_node* head_ = nullptr;
+  wait_node* tail_ = nullptr;
+};
+
+// Claimed waiters to wake after the owner's lock is released.
+//
+// Waking must come after unlocking: a woken waiter may return at once and destroy the
+// object that owns the queue and the lock (a latch, a WaitGroup, a done signal), so
+// the waker must not touch that object — not even to unlock it — after the first
+// wake. Claim under the lock, wake after it; a wake_list declared before the lock
+// guard does this by itself, since its destructor runs after the guard's:
+//
+//   wake_list wakes;
+//   { std::lock_guard lock(mu_); if (auto* n = q_.claim_front()) wakes.push(n); }
+//   // or, more simply, declare `wake_list wakes;` before the lock_guard in one scope.
+//
+// Nodes are woken in the order they were pushed. Not thread-safe (a local object).
+class wake_list {
+ public:
+  wake_list() = default;
+  wake_list(const wake_list&) = delete;
+  wake_list& operator=(const wake_list&) = delete;
+  ~wake_list() { wake_all(); }
+
+  // Adds a claimed node (from claim_front or claim_all).
+  void push(wait_node* n) noexcept {
+    n->next = nullptr;
+    if (tail_) tail_->next = n; else head_ = n;
+    tail_ = n;
+  }
+  bool empty() const noexcept { return head_ == nullptr; }
+
+  // Wakes every node pushed so far. Each node's memory may vanish once woken, so the
+  // link is read before the wake.
+  void wake_all() noexcept {
+    wait_node* n = head_;
+    head_ = tail_ = nullptr;
+    while (n) {
+      wait_node* next = n->next;
+      n->w->wake();
+      n = next;
+    }
   }
 
  private:
   wait_node* head_ = nullptr;
   wait_node* tail_ = nullptr;
 };
+
+inline void wait_queue::claim_all(wake_list& out) noexcept {
+  while (wait_node* n = claim_front()) out.push(n);
+}
 
 // The runtime's internal lock: a futex-based mutex (spins briefly, then sleeps the
 // thread). Held only for short, non-blocking critical sections — never across park.

@@ -1,0 +1,202 @@
+// errgroup.cpp — go::errgroup::Group's out-of-line parts: construction, the limit
+// semaphore, failure recording, wait() and the own-task check. The algorithm and its
+// invariants are described at the top of go/errgroup.hpp; the notes here are local.
+#include "go/errgroup.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/platform.hpp"
+#include "runtime/scheduler.hpp"
+
+namespace go::errgroup {
+
+namespace {
+
+// The markers of the group tasks started on this thread (running or parked), newest
+// first. Only this thread touches the list: a started task never changes thread.
+thread_local detail::membership* tls_members = nullptr;
+
+// The cause wait() and the destructor cancel the context with.
+::go::error cause_or_canceled(const ::go::error& err) { return err ? err : ::go::context::canceled; }
+
+}  // namespace
+
+// ---- membership -------------------------------------------------------------------
+
+void detail::membership::enter(const Group* g) noexcept {
+  group = g;
+  fiber = ::go::detail::current_fiber();
+  prev = nullptr;
+  next = tls_members;
+  if (next) next->prev = this;
+  tls_members = this;
+}
+
+void detail::membership::leave() noexcept {
+  if (prev) prev->next = next; else tls_members = next;
+  if (next) next->prev = prev;
+}
+
+bool Group::in_own_task() const noexcept {
+  const detail::membership* m = tls_members;
+  if (!m) return false;  // a plain thread, or a worker running no group task
+  void* const here = ::go::detail::current_fiber();
+  for (; m; m = m->next) {
+    if (m->group == this && m->fiber == here) return true;
+  }
+  return false;
+}
+
+// ---- construction -----------------------------------------------------------------
+
+Group::Group() : ctx_(::go::context::background()), uncaught_at_construction_(std::uncaught_exceptions()) {}
+
+Group::Group(const ::go::context::Context& parent) : Group(::go::context::with_cancel_cause(parent)) {}
+
+Group::Group(std::pair<::go::context::Context, cancel_cause_func>&& derived)
+    : ctx_(std::move(derived.first)),
+      cancel_(std::move(derived.second)),
+      uncaught_at_construction_(std::uncaught_exceptions()) {}
+
+with_context_result with_context(const ::go::context::Context& parent) {
+  auto derived = ::go::context::with_cancel_cause(parent);
+  ::go::context::Context ctx = derived.first;
+  return with_context_result{Group(std::move(derived)), std::move(ctx)};
+}
+
+Group::~Group() {
+  if (in_own_task()) {
+    // Waiting for ourselves would hang forever; a destructor cannot throw.
+    std::fputs("gocxx: errgroup::Group destroyed by one of its own tasks (it would wait for itself)\n", stderr);
+    std::abort();
+  }
+  if (std::uncaught_exceptions() > uncaught_at_construction_) cancel(::go::context::canceled);
+  wg_.wait();
+  if (cancel_) {
+    try {
+      cancel_(cause_or_canceled(first_failure().first));
+    } catch (...) {
+      // A cancel function does not throw; nothing sensible to do in a destructor.
+    }
+  }
+}
+
+// ---- the limit --------------------------------------------------------------------
+
+bool Group::try_acquire_slot() noexcept {
+  const int limit = limit_.load(std::memory_order_acquire);
+  std::int64_t used = slots_.load(std::memory_order_seq_cst);
+  for (;;) {
+    if (limit >= 0 && used >= limit) return false;
+    if (slots_.compare_exchange_weak(used, used + 1, std::memory_order_seq_cst, std::memory_order_seq_cst)) {
+      return true;
+    }
+  }
+}
+
+void Group::acquire_slot() {
+  // Spin briefly first (about a microsecond for a thread): with short tasks a slot may
+  // free up sooner than a futex sleep and wake would take. A task spins less: its park
+  // is cheap and its worker has other work to run.
+  const int spins = ::go::detail::current_fiber() ? 4 : 32;
+  for (int i = 0; i < spins; ++i) {
+    if (try_acquire_slot()) return;
+    ::go::detail::cpu_relax();
+  }
+  ::go::detail::waiter w;
+  ::go::detail::wait_node node;
+  node.w = &w;
+  {
+    std::lock_guard<::go::detail::spin_mutex> lock(mu_);
+    // Announce ourselves before the retry; release_slot decrements slots_ before it
+    // reads blocked_. Either we see its free slot, or it sees us and hands one over.
+    blocked_.fetch_add(1, std::memory_order_seq_cst);
+    if (try_acquire_slot()) {
+      blocked_.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    blocked_q_.push_back(&node);
+  }
+  w.park();  // woken by admit_blocked_locked, which took a slot on our behalf
+}
+
+void Group::release_slot() noexcept {
+  slots_.fetch_sub(1, std::memory_order_seq_cst);
+  if (blocked_.load(std::memory_order_seq_cst) == 0) return;
+  std::lock_guard<::go::detail::spin_mutex> lock(mu_);
+  admit_blocked_locked();
+}
+
+void Group::admit_blocked_locked() noexcept {
+  while (!blocked_q_.empty() && try_acquire_slot()) {
+    ::go::detail::wait_node* node = blocked_q_.pop_front();
+    blocked_.fetch_sub(1, std::memory_order_relaxed);
+    // go() waiters park without deadline, so the claim cannot fail; if it did, the
+    // slot taken for it goes back.
+    if (!node->w->notify(node->token)) slots_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+
+void Group::set_limit(int n) {
+  std::lock_guard<::go::detail::spin_mutex> lock(mu_);
+  const std::int64_t tasks = wg_.count();
+  const std::int64_t slots = slots_.load(std::memory_order_seq_cst);
+  const std::int64_t active = tasks > slots ? tasks : slots;
+  if (active != 0) {
+    throw std::logic_error("errgroup: modify limit while " + std::to_string(active) +
+                           " goroutines in the group are still active");
+  }
+  limit_.store(n < 0 ? -1 : n, std::memory_order_release);
+  admit_blocked_locked();
+}
+
+// ---- failures, wait, cancel -------------------------------------------------------
+
+void Group::fail(::go::error err) noexcept {
+  if (err_claimed_.exchange(true, std::memory_order_acq_rel)) return;  // not the first
+  err_ = std::move(err);
+  err_ready_.store(true, std::memory_order_release);
+  if (cancel_) cancel_(err_);
+}
+
+void Group::fail_with_current_exception() noexcept {
+  // A later failure is dropped without building its error.
+  if (err_claimed_.load(std::memory_order_acquire)) return;
+  std::exception_ptr ep = std::current_exception();
+  ::go::error err = ::go::errors::from_exception(ep);  // std::bad_alloc: terminate
+  if (err_claimed_.exchange(true, std::memory_order_acq_rel)) return;
+  err_ = std::move(err);
+  exc_ = std::move(ep);
+  err_ready_.store(true, std::memory_order_release);
+  if (cancel_) cancel_(err_);
+}
+
+std::pair<::go::error, std::exception_ptr> Group::first_failure() const {
+  if (!err_ready_.load(std::memory_order_acquire)) return {};
+  return {err_, exc_};
+}
+
+::go::error Group::wait() {
+  if (in_own_task()) {
+    throw std::logic_error("errgroup: wait called from one of the group's own tasks (it would deadlock)");
+  }
+  wg_.wait();
+  auto [err, exc] = first_failure();
+  if (cancel_) cancel_(cause_or_canceled(err));
+  if (exc) std::rethrow_exception(exc);
+  return err;
+}
+
+void Group::cancel(::go::error cause) noexcept {
+  if (!cancel_) return;
+  try {
+    cancel_(cause_or_canceled(cause));
+  } catch (...) {
+  }
+}
+
+}  // namespace go::errgroup

@@ -1,0 +1,98 @@
+// scheduler.hpp — the runtime's internal structures: fibers, workers, the scheduler.
+// See scheduler.cpp for the algorithm and docs/design.md for the overview.
+#pragma once
+
+#include <boost/context/detail/fcontext.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "go/detail/waiter.hpp"
+#include "go/runtime.hpp"
+#include "runtime/runq.hpp"
+#include "runtime/stack.hpp"
+
+namespace go::detail {
+
+namespace bctx = boost::context::detail;
+
+struct worker;
+
+// The C++ exception state of one execution context: libsupc++'s __cxa_eh_globals
+// (the chain of caught exceptions and the uncaught count), swapped on every switch.
+struct eh_state {
+  void* caught = nullptr;
+  unsigned int uncaught = 0;
+};
+
+// An execution context of a worker: the worker thread's own stack (native) or a
+// pooled stack. A fiber runs the scheduler loop and the tasks that loop starts
+// inline; when a task parks, the fiber parks with it and the worker continues on
+// another fiber. A fiber never leaves its worker, so neither does a started task.
+struct fiber {
+  bctx::fcontext_t ctx = nullptr;  // saved context while not running
+  worker* owner = nullptr;
+  fiber* next = nullptr;           // link: ready list, inbox or idle list
+  stack stk{};                     // empty for the native fiber
+  eh_state eh{};
+  int saved_errno = 0;             // errno, saved while not running
+  bool native = false;
+  void* asan_fake_stack = nullptr;
+  const void* asan_bottom = nullptr;
+  std::size_t asan_size = 0;
+  void* tsan_fiber = nullptr;
+};
+
+enum class worker_state : int { running, spinning, sleeping, frozen };
+
+struct worker {
+  explicit worker(int id_) : id(id_) {}
+
+  const int id;
+  run_queue runq;                           // unstarted tasks; stealable
+  std::atomic<fiber*> inbox{nullptr};       // fibers made ready by other threads (LIFO)
+  fiber* ready_head = nullptr;              // fibers ready to resume (FIFO; owner only)
+  fiber* ready_tail = nullptr;
+  fiber* current = nullptr;                 // the running fiber
+  fiber* native = nullptr;
+  fiber* idle = nullptr;                    // loop fibers with nothing to do
+  int idle_count = 0;
+  task* handoff = nullptr;                  // a task for the loop fiber switched to next
+  fiber* dying = nullptr;                   // freed by the next fiber after the switch
+  std::atomic<std::uint32_t> sleeping{0};   // futex word: 1 while asleep
+  std::atomic<worker_state> state{worker_state::running};
+  std::atomic<std::uint64_t> ticks{0};      // scheduling events, for the monitor
+  std::atomic<long> started{0};             // tasks started / finished here
+  std::atomic<long> finished{0};
+  std::atomic<long> spawned{0};             // tasks spawned by tasks running here
+  std::uint64_t rng;
+  std::uint64_t monitor_ticks = 0;          // the monitor's last look (monitor only)
+  int stuck_checks = 0;
+
+  // Runs on the worker's thread.
+  [[noreturn]] void main();
+  [[noreturn]] void loop();
+  void suspend() noexcept;
+  void yield() noexcept;
+  void make_ready_local(fiber* f) noexcept;
+};
+
+// Makes a parked fiber runnable on its owner; callable from any thread.
+void make_ready(fiber* f) noexcept;
+
+// The worker and fiber of the calling thread, or nullptr on a plain thread.
+worker* current_worker() noexcept;
+fiber* current_fiber() noexcept;
+
+// Starts the runtime if needed (throws std::runtime_error for a bad GOCXX_MAXPROCS).
+void ensure_runtime();
+
+// Called by the timer thread every few milliseconds while workers are busy; detects
+// workers stuck in user code. Returns whether it wants to be called again soon.
+bool monitor_tick() noexcept;
+
+// True once the program is exiting: nothing more is scheduled.
+bool runtime_exiting() noexcept;
+
+}  // namespace go::detail

@@ -1,0 +1,184 @@
+// timer.cpp — the runtime's timer heap and the thread that serves it.
+//
+// One binary min-heap of timer pointers, ordered by deadline, under one mutex. Each
+// timer knows its index in the heap, so stop and reset are O(log n). The timer
+// thread sleeps until the earliest deadline (or a new, earlier one is added), then
+// pops every due timer and runs its callback with the lock released.
+//
+// The same thread is the runtime's monitor: while any worker is running it wakes every
+// few milliseconds to call monitor_tick() (scheduler.cpp), which detects workers stuck
+// in user code.
+//
+// Stop while firing: the thread marks a timer `firing_` before it releases the lock to
+// run the callback and clears it after. stop() that finds a timer neither pending nor
+// done waits for firing_ to clear (unless it is the callback calling), so that once
+// stop() returns, the timer's owner may destroy it.
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "go/detail/timer.hpp"
+#include "go/time.hpp"
+#include "runtime/scheduler.hpp"
+
+namespace go::detail {
+
+namespace {
+constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+constexpr auto monitor_period = std::chrono::milliseconds(5);
+}  // namespace
+
+struct timer_heap {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<timer*> heap;
+  std::thread::id thread_id;
+  bool started = false;
+  bool monitor_idle = true;  // the monitor found every worker idle last time
+
+  static timer_heap& get() {
+    static timer_heap* h = new timer_heap;  // never destroyed (see runtime exit rules)
+    return *h;
+  }
+
+  bool less(std::size_t a, std::size_t b) const { return heap[a]->when_ < heap[b]->when_; }
+
+  void place(std::size_t i, timer* t) {
+    heap[i] = t;
+    t->index_ = i;
+  }
+
+  void up(std::size_t i) {
+    timer* t = heap[i];
+    while (i > 0) {
+      std::size_t p = (i - 1) / 2;
+      if (!(t->when_ < heap[p]->when_)) break;
+      place(i, heap[p]);
+      i = p;
+    }
+    place(i, t);
+  }
+
+  void down(std::size_t i) {
+    timer* t = heap[i];
+    std::size_t n = heap.size();
+    for (;;) {
+      std::size_t c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && heap[c + 1]->when_ < heap[c]->when_) ++c;
+      if (!(heap[c]->when_ < t->when_)) break;
+      place(i, heap[c]);
+      i = c;
+    }
+    place(i, t);
+  }
+
+  void push(timer* t) {
+    heap.push_back(t);
+    up(heap.size() - 1);
+  }
+
+  void erase(timer* t) {
+    std::size_t i = t->index_;
+    timer* last = heap.back();
+    heap.pop_back();
+    t->index_ = npos;
+    if (i < heap.size()) {
+      place(i, last);
+      up(i);
+      down(last->index_);
+    }
+  }
+
+  void ensure_thread(std::unique_lock<std::mutex>& lock) {
+    if (started) return;
+    started = true;
+    lock.unlock();
+    ensure_runtime();
+    std::thread([this] { run(); }).detach();
+    lock.lock();
+  }
+
+  void run() {
+    std::unique_lock lock(mu);
+    thread_id = std::this_thread::get_id();
+    auto next_monitor = std::chrono::steady_clock::now() + monitor_period;
+    for (;;) {
+      auto now = std::chrono::steady_clock::now();
+      while (!heap.empty() && heap[0]->when_ <= now) {
+        timer* t = heap[0];
+        erase(t);
+        t->firing_.store(true, std::memory_order_relaxed);
+        lock.unlock();
+        t->fn_();
+        t->firing_.store(false, std::memory_order_release);  // t may be destroyed after this
+        lock.lock();
+        now = std::chrono::steady_clock::now();
+      }
+      if (now >= next_monitor) {
+        lock.unlock();
+        bool busy = monitor_tick();
+        lock.lock();
+        monitor_idle = !busy;
+        next_monitor = now + monitor_period;
+      }
+      auto wake = heap.empty() ? std::chrono::steady_clock::time_point::max() : heap[0]->when_;
+      if (!monitor_idle && next_monitor < wake) wake = next_monitor;
+      if (wake == std::chrono::steady_clock::time_point::max()) {
+        // Sleep until a timer is added, checking on the workers now and then.
+        cv.wait_for(lock, std::chrono::milliseconds(100));
+        monitor_idle = false;
+      } else {
+        cv.wait_until(lock, wake);
+      }
+    }
+  }
+};
+
+timer::timer(std::function<void()> fn) : fn_(std::move(fn)), index_(npos) {}
+
+timer::~timer() { stop(); }
+
+bool timer::reset(clock::time_point when) {
+  timer_heap& h = timer_heap::get();
+  std::unique_lock lock(h.mu);
+  h.ensure_thread(lock);
+  bool was_pending = index_ != npos;
+  when_ = when;
+  if (was_pending) {
+    h.up(index_);
+    h.down(index_);
+  } else {
+    h.push(this);
+  }
+  if (index_ == 0) h.cv.notify_one();
+  return was_pending;
+}
+
+bool timer::stop() {
+  timer_heap& h = timer_heap::get();
+  {
+    std::lock_guard lock(h.mu);
+    if (index_ != npos) {
+      h.erase(this);
+      return true;
+    }
+    if (!firing_.load(std::memory_order_acquire) || std::this_thread::get_id() == h.thread_id) return false;
+  }
+  while (firing_.load(std::memory_order_acquire)) std::this_thread::yield();
+  return false;
+}
+
+}  // namespace go::detail
+
+namespace go::time {
+
+void sleep_until(time_point t) noexcept {
+  // Nobody else knows this waiter, so only the deadline can end the wait.
+  detail::waiter w;
+  w.park_until(t);
+}
+
+}  // namespace go::time

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# examples_check.sh — runs the errgroup tour's example programs and checks their output.
+#
+# Usage: tests/examples_check.sh BUILD_DIR
+# The programs are expected in BUILD_DIR/examples/<name> (targets example_<name>, built
+# when GOCXX_BUILD_EXAMPLES is on). Each expected line must appear in the program's
+# standard output as a whole line, in the order given (other lines may come between).
+# Exits non-zero, naming the program and the missing line, on any mismatch, on a
+# program that fails or takes longer than 60 s, or on a missing program.
+set -u
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 BUILD_DIR" >&2
+  exit 2
+fi
+bin_dir="$1/examples"
+status=0
+
+# check NAME LINE... : runs NAME, then checks that every LINE appears, in order.
+# A LINE starting with "re:" is an extended regular expression matched against whole
+# lines; any other LINE must match exactly.
+check() {
+  local name="$1"
+  shift
+  local exe="$bin_dir/$name"
+  if [[ ! -x "$exe" ]]; then
+    echo "FAIL $name: $exe not found (build with -DGOCXX_BUILD_EXAMPLES=ON)"
+    status=1
+    return
+  fi
+  local out rc
+  out="$(timeout 60 "$exe" 2>&1)"
+  rc=$?
+  if [[ $rc -ne 0 ]]; then
+    echo "FAIL $name: exit status $rc"
+    printf '%s\n' "$out" | sed 's/^/    /'
+    status=1
+    return
+  fi
+  local rest="$out" want line found
+  for want in "$@"; do
+    found=0
+    while IFS= read -r line; do
+      rest="${rest#*$'\n'}"
+      [[ "$rest" == "$line" ]] && rest=""  # consumed the last line
+      if [[ "$want" == re:* ]]; then
+        [[ "$line" =~ ^${want#re:}$ ]] && found=1
+      else
+        [[ "$line" == "$want" ]] && found=1
+      fi
+      [[ $found -eq 1 ]] && break
+    done <<<"$rest"
+    if [[ $found -ne 1 ]]; then
+      echo "FAIL $name: expected line not found (in order): $want"
+      printf '%s\n' "$out" | sed 's/^/    /'
+      status=1
+      return
+    fi
+  done
+  echo "ok   $name"
+}
+
+check timeout \
+  "== no deadline ==" \
+  "task 1 done" \
+  "task 2 done" \
+  "wait: <nil>" \
+  "== 2.5 s deadline ==" \
+  "task 1 done" \
+  "task 2 cancelled" \
+  "wait: context deadline exceeded"
+
+check parallel \
+  'web result for "golang"' \
+  'image result for "golang"' \
+  'video result for "golang"'
+
+check closure_pitfall \
+  "squares by slot: 0 1 4 9 16 25 36 49 64 81" \
+  "appended (sorted): 0 1 4 9 16 25 36 49 64 81" \
+  "sum: 285" \
+  "slots and appends agree: yes"
+
+check child_cancels_parent \
+  "searching 8 shards for 4242" \
+  "shard 4 found the target and cancelled the others" \
+  "wait: <nil>" \
+  "ctx.err(): context canceled" \
+  "cause: found 4242 in shard 4" \
+  "--- a failing child ---" \
+  "wait: shard 2: disk on fire" \
+  "cause: shard 2: disk on fire" \
+  "siblings stopped: 7"
+
+check bounded_fanout \
+  "jobs done: 1000" \
+  "limit: 8" \
+  "re:peak concurrency: [1-8]" \
+  "peak within limit: yes"
+
+exit $status
