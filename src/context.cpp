@@ -30,8 +30,8 @@
 //                detach every child, pinning it with a strong reference (a child
 //                whose last reference is already gone is skipped: its destructor is
 //                about to unlink itself and it has no observers left).
-//   unlocked:    wake the claimed waiters; stop the deadline timer; request_stop()
-//                the std::stop_source if one was handed out; then cancel the detached
+//   unlocked:    request_stop() the std::stop_source if one was handed out; wake the
+//                claimed waiters; stop the deadline timer; then cancel the detached
 //                children with the same err and cause, iteratively (an explicit
 //                worklist threaded through the children, so deep trees do not grow
 //                the — possibly small — task stack); after_func registrations spawn f.
@@ -62,7 +62,9 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include "go/detail/timer.hpp"
 #include "go/runtime.hpp"
@@ -330,13 +332,15 @@ class cancel_node : public node, public child_hook {
       nchildren_ = 0;
       if (stop_src_) ss = *stop_src_;
     }
+    // Stop requests first, so that a waiter woken below already sees its
+    // stop_token stop_requested().
+    if (ss) ss->request_stop();
     while (wait_node* n = wake_head) {
       wake_head = n->next;  // read before wake: n may vanish once its owner runs
       n->next = nullptr;
       n->w->wake();
     }
     if (timer_) timer_->stop();
-    if (ss) ss->request_stop();
     return true;
   }
 

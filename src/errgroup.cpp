@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 #include <stdexcept>
 #include <string>
 
@@ -14,11 +15,9 @@
 
 namespace go::errgroup {
 
-namespace {
+thread_local constinit detail::membership* detail::tls_members = nullptr;
 
-// The markers of the group tasks started on this thread (running or parked), newest
-// first. Only this thread touches the list: a started task never changes thread.
-thread_local detail::membership* tls_members = nullptr;
+namespace {
 
 // The cause wait() and the destructor cancel the context with.
 ::go::error cause_or_canceled(const ::go::error& err) { return err ? err : ::go::context::canceled; }
@@ -27,24 +26,10 @@ thread_local detail::membership* tls_members = nullptr;
 
 // ---- membership -------------------------------------------------------------------
 
-void detail::membership::enter(const Group* g) noexcept {
-  group = g;
-  fiber = ::go::detail::current_fiber();
-  prev = nullptr;
-  next = tls_members;
-  if (next) next->prev = this;
-  tls_members = this;
-}
-
-void detail::membership::leave() noexcept {
-  if (prev) prev->next = next; else tls_members = next;
-  if (next) next->prev = prev;
-}
-
 bool Group::in_own_task() const noexcept {
-  const detail::membership* m = tls_members;
+  const detail::membership* m = detail::tls_members;
   if (!m) return false;  // a plain thread, or a worker running no group task
-  void* const here = ::go::detail::current_fiber();
+  const ::go::detail::fiber* const here = ::go::detail::current_fiber();
   for (; m; m = m->next) {
     if (m->group == this && m->fiber == here) return true;
   }
@@ -99,13 +84,22 @@ bool Group::try_acquire_slot() noexcept {
 }
 
 void Group::acquire_slot() {
-  // Spin briefly first (about a microsecond for a thread): with short tasks a slot may
-  // free up sooner than a futex sleep and wake would take. A task spins less: its park
-  // is cheap and its worker has other work to run.
-  const int spins = ::go::detail::current_fiber() ? 4 : 32;
-  for (int i = 0; i < spins; ++i) {
+  // Spin briefly first: with short tasks a slot may free up sooner than a park and
+  // wake round trip would take. A thread (whose park is a futex sleep, and whose wake
+  // costs the releasing task a system call) spins about a microsecond and then yields
+  // its CPU a few times, which lets the workers that will free a slot run where cores
+  // are oversubscribed. A task spins less: its park is cheap and its worker has other
+  // work to run.
+  const bool task = ::go::detail::current_fiber() != nullptr;
+  for (int i = 0, spins = task ? 4 : 32; i < spins; ++i) {
     if (try_acquire_slot()) return;
     ::go::detail::cpu_relax();
+  }
+  if (!task) {
+    for (int i = 0; i < 8; ++i) {
+      std::this_thread::yield();
+      if (try_acquire_slot()) return;
+    }
   }
   ::go::detail::waiter w;
   ::go::detail::wait_node node;

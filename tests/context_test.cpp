@@ -316,7 +316,10 @@ TEST(Context, ParentDeadlineEarlier) {
   ASSERT_TRUE(child.wait_for(generous));
   EXPECT_EQ(child.err(), ctx::deadline_exceeded);
   EXPECT_EQ(parent.err(), ctx::deadline_exceeded);
+  // Siblings are canceled one after the other by the same timer callback.
+  ASSERT_TRUE(same.wait_for(generous));
   EXPECT_EQ(same.err(), ctx::deadline_exceeded);
+  EXPECT_GE(ctx::clock::now(), d1);
   cancel_child();
   EXPECT_EQ(child.err(), ctx::deadline_exceeded);  // stable
 }

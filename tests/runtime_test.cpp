@@ -25,16 +25,29 @@ namespace gd = go::detail;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitized = true;
+#if defined(__SANITIZE_THREAD__)
+#define GOCXX_TEST_TSAN 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
+#if __has_feature(thread_sanitizer)
+#define GOCXX_TEST_TSAN 1
 #endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GOCXX_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GOCXX_TEST_ASAN 1
+#endif
+#endif
+#if defined(GOCXX_TEST_TSAN)
+constexpr bool sanitized = true;
+constexpr long parked_tasks = 3000;  // TSan counts each fiber as a thread (limit 8128)
+#elif defined(GOCXX_TEST_ASAN)
+constexpr bool sanitized = true;
+constexpr long parked_tasks = 20000;
 #else
 constexpr bool sanitized = false;
+constexpr long parked_tasks = 1000000;
 #endif
 
 // A countdown latch built directly on the parking primitive.
@@ -173,13 +186,13 @@ TEST_P(ParkWake, PingPong) {
   auto player = [&](int me) {
     for (int r = 0; r < rounds; ++r) {
       gd::waiter w;
+      bool must_wait;
       {
         std::lock_guard lock(mu);
-        if (turn != me) {
-          slot[me] = &w;
-        }
+        must_wait = turn != me;
+        if (must_wait) slot[me] = &w;
       }
-      if (slot[me] == &w) w.park();
+      if (must_wait) w.park();
       std::lock_guard lock(mu);
       turn = 1 - me;
       slot[me] = nullptr;
@@ -479,7 +492,7 @@ TEST(Runtime, AddsWorkersWhenAllAreStuck) {
 TEST(Runtime, ManyParkedTasks) {
   // 1,000,000 parked tasks on a stock Linux (vm.max_map_count 65530); fewer under
   // sanitizers, whose per-fiber bookkeeping is far heavier.
-  const long n = sanitized ? 20000 : 1000000;
+  const long n = parked_tasks;
   event release;
   countdown parked(n), finished(n);
   for (long i = 0; i < n; ++i) {

@@ -325,7 +325,9 @@ class Context {
   // context done (possibly the runtime's timer thread): keep them short and
   // non-blocking. If the context is already done, the token is already
   // stop_requested(). For a context that can never be done, returns a token with
-  // stop_possible() == false.
+  // stop_possible() == false. Ordering: the stop is requested after err() becomes
+  // non-nil and before the tasks and threads waiting on done() are woken, so a waiter
+  // returning from wait() sees the token stop_requested().
   //
   // Lifetime: the token does not keep the context alive. If every handle to the
   // context (and to contexts derived from it) is destroyed before it is done, the

@@ -66,6 +66,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -75,6 +76,12 @@
 #include "go/errors.hpp"
 #include "go/runtime.hpp"
 #include "go/sync.hpp"
+
+namespace go::detail {
+// The fiber (execution context) the caller runs on, nullptr on a plain thread; one
+// fiber runs one task at a time. Defined by the runtime (src/runtime/scheduler.cpp).
+fiber* current_fiber() noexcept;
+}  // namespace go::detail
 
 namespace go::errgroup {
 
@@ -123,19 +130,30 @@ template <class F>
 }
 
 // A marker on a running group task's stack (see the file comment, "Membership").
+struct membership;
+
+// The markers of the group tasks started on this thread (running or parked), newest
+// first. Only this thread touches the list: a started task never changes thread.
+// Defined in src/errgroup.cpp; constinit, so access needs no initialization check.
+extern thread_local constinit membership* tls_members;
+
 struct membership {
   const Group* group;
-  void* fiber;
+  const ::go::detail::fiber* fiber;
   membership* prev;
   membership* next;
-  explicit membership(const Group* g) noexcept { enter(g); }
-  ~membership() { leave(); }
+
+  explicit membership(const Group* g) noexcept
+      : group(g), fiber(::go::detail::current_fiber()), prev(nullptr), next(tls_members) {
+    if (next) next->prev = this;
+    tls_members = this;
+  }
+  ~membership() {
+    if (prev) prev->next = next; else tls_members = next;
+    if (next) next->prev = prev;
+  }
   membership(const membership&) = delete;
   membership& operator=(const membership&) = delete;
-
- private:
-  void enter(const Group* g) noexcept;
-  void leave() noexcept;
 };
 
 }  // namespace detail
@@ -260,12 +278,28 @@ class Group {
 
   explicit Group(std::pair<::go::context::Context, cancel_cause_func>&& derived);
 
-  // The heap object of one task: the only allocation per go(). See the file comment.
+  // The heap object of one task: the only allocation per go() (a block of the
+  // runtime's task memory). See the file comment.
   template <class F>
   struct task_node final : ::go::detail::task {
     template <class G>
     task_node(Group* g, bool s, G&& fn)
-        : ::go::detail::task{&invoke}, group(g), slot(s), f(std::forward<G>(fn)) {}
+        : ::go::detail::task{&invoke, nullptr, &discard}, group(g), slot(s), f(std::forward<G>(fn)) {}
+
+    template <class G>
+    static task_node* make(Group* g, bool s, G&& fn) {
+      void* mem = ::go::detail::alloc_task(sizeof(task_node));
+      try {
+        return new (mem) task_node(g, s, std::forward<G>(fn));
+      } catch (...) {
+        ::go::detail::free_task(mem, sizeof(task_node));
+        throw;
+      }
+    }
+    static void destroy(task_node* self) noexcept {
+      self->~task_node();
+      ::go::detail::free_task(self, sizeof(task_node));
+    }
 
     static void invoke(::go::detail::task* t) noexcept {
       auto* self = static_cast<task_node*>(t);
@@ -279,10 +313,14 @@ class Group {
           g->fail_with_current_exception();
         }
       }
-      delete self;  // f's captures die before the group hears of the task's end
+      destroy(self);  // f's captures die before the group hears of the task's end
       if (slot) g->release_slot();
       g->wg_.done();  // the last access to *g
     }
+
+    // A task that will never run (the runtime failed to start): just destroyed; start()
+    // releases its slot and undoes its wg_.add(1) when submit throws.
+    static void discard(::go::detail::task* t) noexcept { destroy(static_cast<task_node*>(t)); }
 
     Group* group;
     bool slot;
@@ -300,14 +338,14 @@ class Group {
   void start(F&& f, bool slot) {
     task_node<D>* t;
     try {
-      t = new task_node<D>(this, slot, std::forward<F>(f));
+      t = task_node<D>::make(this, slot, std::forward<F>(f));
     } catch (...) {
       if (slot) release_slot();
       throw;
     }
     wg_.add(1);
     try {
-      ::go::detail::submit(t);  // deletes t itself if it throws
+      ::go::detail::submit(t);  // discards t itself if it throws
     } catch (...) {
       if (slot) release_slot();
       wg_.done();

@@ -35,6 +35,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -47,19 +48,54 @@ namespace detail {
 // A unit of work not yet started: a type-erased closure. Owned by the run queues
 // until run; run() executes and destroys it.
 struct task {
-  void (*run)(task*);
+  void (*run)(task*);      // runs the closure, then destroys the task
   task* next = nullptr;
+  void (*discard)(task*) noexcept = nullptr;  // destroys it without running it
 };
+
+// Memory for task closures (size-class caches per thread; see task_alloc.cpp).
+void* alloc_task(std::size_t size);
+void free_task(void* p, std::size_t size) noexcept;
 
 template <class F>
 struct task_impl final : task {
-  explicit task_impl(F&& f) : task{&invoke}, fn(std::move(f)) {}
-  explicit task_impl(const F& f) : task{&invoke}, fn(f) {}
+  template <class G>
+  explicit task_impl(G&& g) : task{&invoke, nullptr, &discard}, fn(std::forward<G>(g)) {}
+
+  static task_impl* make(F&& f) { return make_from(std::move(f)); }
+  static task_impl* make(const F& f) { return make_from(f); }
+
   static void invoke(task* t) {
-    std::unique_ptr<task_impl> self(static_cast<task_impl*>(t));
-    self->fn();
+    struct destroy {
+      task_impl* self;
+      ~destroy() {
+        self->~task_impl();
+        free_task(self, sizeof(task_impl));
+      }
+    } guard{static_cast<task_impl*>(t)};
+    guard.self->fn();
   }
+
+  // Destroys a task that will never run.
+  static void discard(task* t) noexcept {
+    auto* self = static_cast<task_impl*>(t);
+    self->~task_impl();
+    free_task(self, sizeof(task_impl));
+  }
+
   F fn;
+
+ private:
+  template <class G>
+  static task_impl* make_from(G&& g) {
+    void* mem = alloc_task(sizeof(task_impl));
+    try {
+      return new (mem) task_impl(std::forward<G>(g));
+    } catch (...) {
+      free_task(mem, sizeof(task_impl));
+      throw;
+    }
+  }
 };
 
 // Queues t on the runtime (starting it if needed). Takes ownership.
@@ -99,7 +135,7 @@ template <class F>
 void spawn(F&& f) {
   using D = std::decay_t<F>;
   detail::check_callable<D>(f);
-  detail::submit(new detail::task_impl<D>(std::forward<F>(f)));
+  detail::submit(detail::task_impl<D>::make(std::forward<F>(f)));
 }
 
 // Runs f() off the runtime's workers — on a thread of the blocking pool — while the

@@ -27,7 +27,8 @@
 #include <atomic>
 #include <concepts>
 #include <cstdint>
-#include <memory>  // before go/runtime.hpp, which uses std::unique_ptr
+#include <memory>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -111,10 +112,10 @@ class WaitGroup {
   void go(F&& f) {
     using D = std::decay_t<F>;
     go::detail::check_callable<D>(f);
-    auto* t = new go_task<D>(this, std::forward<F>(f));
+    auto* t = go_task<D>::make(this, std::forward<F>(f));
     add(1);
     try {
-      go::detail::submit(t);  // deletes t itself if it throws
+      go::detail::submit(t);  // discards t itself if it throws
     } catch (...) {
       done();
       throw;
@@ -124,17 +125,38 @@ class WaitGroup {
  private:
   friend class go::errgroup::Group;
 
+  // The task of go(f): the runtime's task header, the WaitGroup and f, in one block
+  // of the runtime's task memory.
   template <class F>
   struct go_task final : go::detail::task {
     template <class G>
-    go_task(WaitGroup* w, G&& g) : go::detail::task{&invoke}, wg(w), fn(std::forward<G>(g)) {}
+    go_task(WaitGroup* w, G&& g) : go::detail::task{&invoke, nullptr, &discard}, wg(w), fn(std::forward<G>(g)) {}
+
+    template <class G>
+    static go_task* make(WaitGroup* w, G&& g) {
+      void* mem = go::detail::alloc_task(sizeof(go_task));
+      try {
+        return new (mem) go_task(w, std::forward<G>(g));
+      } catch (...) {
+        go::detail::free_task(mem, sizeof(go_task));
+        throw;
+      }
+    }
+    static void destroy(go_task* self) noexcept {
+      self->~go_task();
+      go::detail::free_task(self, sizeof(go_task));
+    }
     static void invoke(go::detail::task* t) {
       auto* self = static_cast<go_task*>(t);
       WaitGroup* wg = self->wg;
       self->fn();  // an escaping exception terminates the program, as for go::spawn
-      delete self;
+      destroy(self);
       wg->done();
     }
+    // A task that will never run (the runtime failed to start): just destroyed; go()
+    // undoes its add(1) when submit throws.
+    static void discard(go::detail::task* t) noexcept { destroy(static_cast<go_task*>(t)); }
+
     WaitGroup* wg;
     F fn;
   };

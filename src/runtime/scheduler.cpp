@@ -95,13 +95,15 @@ std::once_flag g_start_once;
 std::mutex g_config_mu;
 int g_config_procs = 0;  // from set_max_procs; 0: environment or cores
 
-thread_local worker* tls_worker = nullptr;
+// initial-exec: a plain load from the thread pointer, even in a PIC build (the
+// default model would call __tls_get_addr on every access).
+thread_local worker* tls_worker __attribute__((tls_model("initial-exec"))) = nullptr;
 
 runtime_state& rt() noexcept { return *g_rt.load(std::memory_order_acquire); }
 
 // ---- exception state --------------------------------------------------------------
 
-eh_state* eh_globals() noexcept { return reinterpret_cast<eh_state*>(abi::__cxa_get_globals()); }
+eh_state* thread_eh_globals() noexcept { return reinterpret_cast<eh_state*>(abi::__cxa_get_globals()); }
 
 // ---- diagnostics ------------------------------------------------------------------
 
@@ -128,7 +130,7 @@ eh_state* eh_globals() noexcept { return reinterpret_cast<eh_state*>(abi::__cxa_
 void check_stack(const fiber* f) noexcept {
   // The frame address, not a local's: under ASan locals may live on a fake stack.
   const char* sp = static_cast<const char*>(__builtin_frame_address(0));
-  if (!f->native && (sp < f->stk.lo() || sp >= f->stk.hi())) {
+  if (!f->native && (sp < f->stack_lo || sp >= f->stk.hi())) {
     die("gocxx: task stack overflow: a parking task is outside its stack (use "
         "go::runtime::set_stack_size for a larger stack)\n");
   }
@@ -222,6 +224,7 @@ fiber* new_loop_fiber(worker* w) {
   fiber* f = new (top) fiber;
   f->owner = w;
   f->stk = s;
+  f->stack_lo = s.lo();
   char* sp = top - (reinterpret_cast<std::uintptr_t>(top) % 64);
   std::size_t usable = static_cast<std::size_t>(sp - s.lo());
   f->ctx = bctx::make_fcontext(sp, usable, &fiber_entry);
@@ -245,10 +248,10 @@ void free_fiber(fiber* f) noexcept {
 // Switches the worker from `from` (the running fiber) to `to`. If from_dies, `from`
 // never runs again and is freed by `to`.
 void switch_fiber(worker* w, fiber* from, fiber* to, bool from_dies) noexcept {
-  eh_state* g = eh_globals();
+  eh_state* g = w->eh_globals;
   from->eh = *g;
   *g = to->eh;
-  from->saved_errno = errno;
+  from->saved_errno = *w->errno_ptr;
   w->current = to;
   w->ticks.store(w->ticks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (from_dies) w->dying = from;
@@ -267,7 +270,7 @@ void after_switch(bctx::transfer_t t) noexcept {
   auto* prev = static_cast<fiber*>(t.data);
   prev->ctx = t.fctx;
   worker* w = tls_worker;
-  errno = w->current->saved_errno;
+  *w->errno_ptr = w->current->saved_errno;
 #ifdef GOCXX_ASAN
   const void* old_bottom = nullptr;
   std::size_t old_size = 0;
@@ -473,13 +476,14 @@ void sleep(runtime_state& r, worker* w) noexcept {
   w->state.store(worker_state::running, std::memory_order_relaxed);
 }
 
-work find_work(worker* w) noexcept {
+// Everything but the common case: fairness, the global queue, stealing, spinning,
+// sleeping, exit.
+[[gnu::noinline]] work find_work_slow(worker* w) noexcept {
   runtime_state& r = rt();
   for (;;) {
     if (r.exiting.load(std::memory_order_acquire)) freeze(w);
-    std::uint64_t t = w->ticks.load(std::memory_order_relaxed);
-    w->ticks.store(t + 1, std::memory_order_relaxed);
-    if (t % 61 == 0) {
+    if (w->fair_countdown <= 0) {
+      w->fair_countdown = 61;
       if (task* g = pop_global(r, w)) return {nullptr, g};
     }
     if (fiber* f = pop_ready(w)) return {f, nullptr};
@@ -491,8 +495,17 @@ work find_work(worker* w) noexcept {
   }
 }
 
+// The next thing to run: a ready fiber, else a local task, else find_work_slow.
+inline work find_work(worker* w) noexcept {
+  w->ticks.store(w->ticks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (--w->fair_countdown > 0 && !w->exiting.load(std::memory_order_relaxed)) {
+    if (fiber* f = pop_ready(w)) return {f, nullptr};
+    if (task* t = w->runq.pop()) return {nullptr, t};
+  }
+  return find_work_slow(w);
+}
+
 void run_task(worker* w, task* t) noexcept {
-  w->started.store(w->started.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   try {
     t->run(t);
   } catch (...) {
@@ -574,6 +587,8 @@ void worker::yield() noexcept {
 
 void worker::main() {
   tls_worker = this;
+  eh_globals = thread_eh_globals();
+  errno_ptr = &errno;
   install_altstack();
   native = new fiber;
   native->owner = this;
@@ -604,6 +619,7 @@ void on_exit() noexcept {
   runtime_state& r = rt();
   r.exiting.store(true, std::memory_order_seq_cst);
   int n = r.nworkers.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) r.workers[i].load(std::memory_order_acquire)->exiting.store(true, std::memory_order_relaxed);
   // Sleeping workers stay asleep; running ones freeze at their next scheduling point.
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   for (int i = 0; i < n; ++i) {
@@ -647,8 +663,7 @@ void submit(task* t) {
   try {
     ensure_runtime();
   } catch (...) {
-    t->next = nullptr;
-    delete t;  // the closure is destroyed without running (we own it)
+    t->discard(t);  // the closure is destroyed without running (we own it)
     throw;
   }
   runtime_state& r = rt();

@@ -35,6 +35,7 @@ struct fiber {
   worker* owner = nullptr;
   fiber* next = nullptr;           // link: ready list, inbox or idle list
   stack stk{};                     // empty for the native fiber
+  const char* stack_lo = nullptr;  // lowest usable address of stk (overflow check)
   eh_state eh{};
   int saved_errno = 0;             // errno, saved while not running
   bool native = false;
@@ -60,12 +61,15 @@ struct worker {
   int idle_count = 0;
   task* handoff = nullptr;                  // a task for the loop fiber switched to next
   fiber* dying = nullptr;                   // freed by the next fiber after the switch
+  eh_state* eh_globals = nullptr;           // this thread's exception state (libsupc++)
+  int* errno_ptr = nullptr;                 // this thread's errno
   std::atomic<std::uint32_t> sleeping{0};   // futex word: 1 while asleep
   std::atomic<worker_state> state{worker_state::running};
   std::atomic<std::uint64_t> ticks{0};      // scheduling events, for the monitor
-  std::atomic<long> started{0};             // tasks started / finished here
-  std::atomic<long> finished{0};
+  std::atomic<long> finished{0};            // tasks finished here
   std::atomic<long> spawned{0};             // tasks spawned by tasks running here
+  int fair_countdown = 61;                  // look at the global queue first at 0
+  std::atomic<bool> exiting{false};         // the program is exiting (fast-path copy)
   std::uint64_t rng;
   std::uint64_t monitor_ticks = 0;          // the monitor's last look (monitor only)
   int stuck_checks = 0;

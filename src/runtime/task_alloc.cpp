@@ -1,0 +1,141 @@
+// task_alloc.cpp — memory for task closures.
+//
+// A task is allocated by the thread that spawns it and freed by the worker that runs
+// it, usually another thread, which defeats malloc's per-thread caches (glibc then
+// spends about half of a task's cost in malloc and free). gocxx keeps its own caches
+// for the three size classes closures come in (64, 128 and 256 bytes; larger ones go
+// to operator new): each thread keeps a free list per class, and moves blocks to and
+// from a central pool in batches of 64, so a producer thread refills with one lock
+// per 64 spawns from the blocks that the workers freed.
+//
+// The central pool keeps at most 1,024 batches per class (8 to 16 MiB); beyond that,
+// blocks go back to operator delete. Under AddressSanitizer every block goes straight
+// to operator new/delete, so that ASan sees each task's lifetime.
+#include <cstddef>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include "go/detail/waiter.hpp"
+#include "go/runtime.hpp"
+#include "runtime/platform.hpp"
+
+namespace go::detail {
+
+namespace {
+
+constexpr std::size_t class_size[] = {64, 128, 256};
+constexpr int num_classes = 3;
+constexpr int batch = 64;
+constexpr std::size_t max_central_batches = 1024;
+
+struct block {
+  block* next;
+};
+
+int class_of(std::size_t size) noexcept {
+  for (int c = 0; c < num_classes; ++c) {
+    if (size <= class_size[c]) return c;
+  }
+  return -1;
+}
+
+struct central_pool {
+  spin_mutex mu;
+  std::vector<block*> batches[num_classes];  // each a chain of `batch` blocks
+
+  static central_pool& get() {
+    static central_pool* p = new central_pool;  // never destroyed (runtime exit rules)
+    return *p;
+  }
+};
+
+struct thread_cache {
+  block* head[num_classes] = {};
+  int count[num_classes] = {};
+
+  ~thread_cache() {
+    for (int c = 0; c < num_classes; ++c) {
+      while (block* b = head[c]) {
+        head[c] = b->next;
+        ::operator delete(b);
+      }
+    }
+  }
+
+  void* alloc(int c) {
+    if (!head[c]) refill(c);
+    if (block* b = head[c]) {
+      head[c] = b->next;
+      --count[c];
+      return b;
+    }
+    return ::operator new(class_size[c]);
+  }
+
+  void refill(int c) noexcept {
+    central_pool& p = central_pool::get();
+    std::lock_guard lock(p.mu);
+    if (p.batches[c].empty()) return;
+    head[c] = p.batches[c].back();
+    p.batches[c].pop_back();
+    count[c] = batch;
+  }
+
+  void free(void* ptr, int c) noexcept {
+    auto* b = static_cast<block*>(ptr);
+    b->next = head[c];
+    head[c] = b;
+    if (++count[c] >= 2 * batch) flush(c);
+  }
+
+  // Moves one batch to the central pool (or back to operator delete if it is full).
+  void flush(int c) noexcept {
+    block* first = head[c];
+    block* last = first;
+    for (int i = 1; i < batch; ++i) last = last->next;
+    head[c] = last->next;
+    last->next = nullptr;
+    count[c] -= batch;
+    central_pool& p = central_pool::get();
+    {
+      std::lock_guard lock(p.mu);
+      if (p.batches[c].size() < max_central_batches) {
+        try {
+          p.batches[c].push_back(first);
+          return;
+        } catch (...) {
+        }
+      }
+    }
+    while (first) {
+      block* n = first->next;
+      ::operator delete(first);
+      first = n;
+    }
+  }
+};
+
+thread_local thread_cache tls_cache __attribute__((tls_model("initial-exec")));
+
+}  // namespace
+
+void* alloc_task(std::size_t size) {
+#ifndef GOCXX_ASAN
+  int c = class_of(size);
+  if (c >= 0) return tls_cache.alloc(c);
+#endif
+  return ::operator new(size);
+}
+
+void free_task(void* p, std::size_t size) noexcept {
+#ifndef GOCXX_ASAN
+  int c = class_of(size);
+  if (c >= 0) return tls_cache.free(p, c);
+#else
+  (void)size;
+#endif
+  ::operator delete(p);
+}
+
+}  // namespace go::detail
