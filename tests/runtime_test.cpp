@@ -365,31 +365,6 @@ TEST(Time, TimerStopAndReset) {
   EXPECT_FALSE(t.stop());  // already fired
 }
 
-TEST(Time, SleepingTasksWakeInDeadlineOrderOnOneWorker) {
-  // Tasks on one worker, woken by ordered timers, run in deadline order.
-  std::mutex mu;
-  std::vector<int> order;
-  countdown done(1);
-  go::spawn([&] {
-    countdown inner(20);
-    for (int i = 19; i >= 0; --i) {
-      go::spawn([&, i] {
-        go::time::sleep_for(std::chrono::milliseconds(5 + 3 * i));
-        std::lock_guard lock(mu);
-        order.push_back(i);
-        inner.done();
-      });
-    }
-    inner.wait();
-    done.done();
-  });
-  done.wait();
-  ASSERT_EQ(order.size(), 20u);
-  // Timers fire in order; two tasks woken 3 ms apart run in that order unless a worker
-  // was descheduled for longer than that, so allow no inversion of more than one step.
-  for (size_t i = 2; i < order.size(); ++i) EXPECT_LT(order[i - 2], order[i]);
-}
-
 TEST(Runtime, ThreadLocalAndErrnoStableAcrossParks) {
   static thread_local int tls_marker = 0;
   constexpr int tasks = 64;
