@@ -140,6 +140,21 @@ TOPICS = [
     },
 ]
 
+# More topics, one module per gocxx package: scripts/bench_topics_<package>.py, each
+# defining a TOPICS list in the format above; appended in file-name order.
+def _load_extra_topics():
+    import importlib.util
+    import pathlib
+    here = pathlib.Path(__file__).resolve().parent
+    for path in sorted(here.glob("bench_topics_*.py")):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        TOPICS.extend(getattr(mod, "TOPICS", []))
+
+
+_load_extra_topics()
+
 NA = "n/a"
 
 # ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@
 //   under mu_:   if done, stop (first cancel wins). Record err_ and cause_ (cause
 //                defaults to err), then done_ = true (release; err_/cause_ are never
 //                written again, so readers that acquire done_ read them lock-free);
-//                claim every waiter of the done signal (wait_queue::claim_front);
+//                claim every waiter of the done signal (wait_queue::claim_all);
 //                detach every child, pinning it with a strong reference (a child
 //                whose last reference is already gone is skipped: its destructor is
 //                about to unlink itself and it has no observers left).
@@ -75,6 +75,7 @@ namespace internal {
 using go::detail::spin_mutex;
 using go::detail::wait_node;
 using go::detail::wait_queue;
+using go::detail::wake_list;
 
 // A worklist of detached children, threaded through child_hook::work_next.
 struct child_hook;
@@ -306,8 +307,7 @@ class cancel_node : public node, public child_hook {
  private:
   // Marks the node done; see the file comment. Returns false if it already was.
   bool finish(const go::error& err, const go::error& cause, worklist& wl) noexcept {
-    wait_node* wake_head = nullptr;
-    wait_node* wake_tail = nullptr;
+    wake_list wakes;
     std::optional<std::stop_source> ss;
     {
       std::lock_guard g(mu_);
@@ -315,12 +315,7 @@ class cancel_node : public node, public child_hook {
       err_ = err;
       cause_ = cause ? cause : err;
       done_.store(true, std::memory_order_release);
-      // Claimed nodes are ours until woken: chain them through `next`.
-      while (wait_node* n = waiters_.claim_front()) {
-        n->next = nullptr;
-        if (wake_tail) wake_tail->next = n; else wake_head = n;
-        wake_tail = n;
-      }
+      waiters_.claim_all(wakes);
       for (child_hook* c = children_; c != nullptr;) {
         child_hook* next = c->next;
         c->prev = c->next = nullptr;
@@ -335,11 +330,7 @@ class cancel_node : public node, public child_hook {
     // Stop requests first, so that a waiter woken below already sees its
     // stop_token stop_requested().
     if (ss) ss->request_stop();
-    while (wait_node* n = wake_head) {
-      wake_head = n->next;  // read before wake: n may vanish once its owner runs
-      n->next = nullptr;
-      n->w->wake();
-    }
+    wakes.wake_all();
     if (timer_) timer_->stop();
     return true;
   }

@@ -230,6 +230,10 @@ func parkedMemory() result {
 
 // ---- driver ---------------------------------------------------------------
 
+// extraCases holds the cases of the other files of this package (one file per gocxx
+// package: chan.go, sync.go, ...), which append to it from init().
+var extraCases []benchCase
+
 func measure(c benchCase, reps int) result {
 	c.run() // warm-up: grows the heap and the goroutine free lists
 	ds := make([]time.Duration, reps)
@@ -261,14 +265,14 @@ func main() {
 		os.Exit(2)
 	}
 
-	cases := []benchCase{
+	cases := append([]benchCase{
 		{"spawn_join", spawnN, spawnJoin},
 		{"errgroup_spawn_wait", spawnN, errgroupSpawnWait(0)},
 		{"errgroup_spawn_wait_limit8", spawnN, errgroupSpawnWait(8)},
 		{"pingpong", pingpongN, pingpong},
 		{"skynet", skynetN, skynetRun},
 		{"cancel_fanout", cancelN, cancelFanout},
-	}
+	}, extraCases...)
 	if *list {
 		for _, c := range cases {
 			fmt.Println(c.name)

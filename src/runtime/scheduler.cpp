@@ -293,9 +293,13 @@ void fiber_entry(bctx::transfer_t t) noexcept {
 
 // ---- waking -----------------------------------------------------------------------
 
-// A sleeping worker, if any, is woken to look for unstarted tasks.
-void wake_idle(runtime_state& r) noexcept {
-  full_fence();
+// A sleeping worker, if any, is woken to look for unstarted tasks. `strict`: the work
+// is where only another worker can find it (the global queue), so the fence of the
+// sleep protocol is needed. Work queued on the calling worker's own run queue needs
+// no fence: if the wake is missed, the caller runs the task itself (only parallelism
+// is lost, and the monitor wakes an idle worker within a tick), as in Go's wakep.
+void wake_idle(runtime_state& r, bool strict = true) noexcept {
+  if (strict) full_fence();
   if (r.idle_count.load(std::memory_order_relaxed) == 0) return;
   if (r.spinning_count.load(std::memory_order_relaxed) != 0) return;
   int n = r.nworkers.load(std::memory_order_acquire);
@@ -657,7 +661,7 @@ void submit(task* t) {
     runtime_state& r = rt();
     w->spawned.store(w->spawned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     w->runq.push_next(t, r.global);
-    wake_idle(r);
+    wake_idle(r, false);
     return;
   }
   try {
@@ -694,7 +698,10 @@ bool monitor_tick() noexcept {
     }
     w->monitor_ticks = t;
   }
-  if (stuck == n && any_runq_work(r, nullptr)) start_worker(r);
+  if (any_runq_work(r, nullptr)) {
+    if (stuck == n) start_worker(r);
+    wake_idle(r);  // in case a relaxed wake (see wake_idle) was missed
+  }
   stacks::trim();
   return busy > 0;
 }

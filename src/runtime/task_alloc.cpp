@@ -22,6 +22,7 @@
 
 namespace go::detail {
 
+#ifndef GOCXX_ASAN
 namespace {
 
 constexpr std::size_t class_size[] = {64, 128, 256};
@@ -119,6 +120,7 @@ struct thread_cache {
 thread_local thread_cache tls_cache __attribute__((tls_model("initial-exec")));
 
 }  // namespace
+#endif  // GOCXX_ASAN
 
 void* alloc_task(std::size_t size) {
 #ifndef GOCXX_ASAN

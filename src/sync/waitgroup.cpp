@@ -36,28 +36,18 @@ void WaitGroup::add_slow(std::uint64_t s, int delta) {
 }
 
 void WaitGroup::wake_all() noexcept {
-  // Claim all queued waiters under the lock, chaining them through wait_node::next
-  // (nodes are unlinked by pop, so the field is ours until we wake them).
-  go::detail::wait_node* head = nullptr;
-  go::detail::wait_node* tail = nullptr;
+  go::detail::wake_list wakes;
   std::uint32_t n = 0;
   mu_.lock();
   while (go::detail::wait_node* node = queue_.pop_front()) {
     ++n;  // every registered node was counted, claimed by us or not
-    if (!node->w->try_claim(node->token)) continue;
-    node->next = nullptr;
-    if (tail) tail->next = node; else head = node;
-    tail = node;
+    if (node->w->try_claim(node->token)) wakes.push(node);
   }
   mu_.unlock();
   // The last access to *this: from here on wait() may return and the owner may
   // destroy the WaitGroup. The claimed waiters cannot return before we wake them.
   if (n != 0) state_.fetch_sub(n, std::memory_order_acq_rel);
-  while (head) {
-    go::detail::wait_node* next = head->next;  // read before wake: the node dies after
-    head->w->wake();
-    head = next;
-  }
+  wakes.wake_all();
 }
 
 void WaitGroup::wait_slow() noexcept {
