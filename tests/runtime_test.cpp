@@ -656,6 +656,48 @@ TEST_F(RuntimeDeath, MaxProcsFromEnvironment) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// One worker; two tasks wake each other endlessly (the ready list is never empty),
+// while a third task waits in the run queue: it must still run. Exits 0 if it did.
+[[noreturn]] void starvation_scenario() {
+  go::runtime::set_max_procs(1);
+  static std::atomic<bool> stop{false};
+  static gd::spin_mutex mu;
+  static gd::waiter* parked[2] = {nullptr, nullptr};
+  static event done;
+  auto player = [](int me) {
+    for (long i = 0; !stop.load(); ++i) {
+      if (me == 0 && i == 100) {
+        go::spawn([] {  // queued behind two fibers that are always ready
+          stop = true;
+          done.set();
+        });
+      }
+      gd::waiter w;
+      gd::waiter* other;
+      {
+        std::lock_guard lock(mu);
+        other = parked[1 - me];
+        parked[1 - me] = nullptr;
+        parked[me] = &w;
+      }
+      if (other) other->notify();
+      w.park();
+    }
+    std::lock_guard lock(mu);
+    if (gd::waiter* other = parked[1 - me]) {
+      parked[1 - me] = nullptr;
+      other->notify();
+    }
+  };
+  go::spawn([player] { player(0); });
+  go::spawn([player] { player(1); });
+  std::exit(done.wait_until(gd::clock::now() + 20s) ? 0 : 1);
+}
+
+TEST_F(RuntimeDeath, WakingTasksDoNotStarveQueuedOnes) {
+  EXPECT_EXIT(starvation_scenario(), ::testing::ExitedWithCode(0), "");
+}
+
 TEST_F(RuntimeDeath, ExitWithParkedAndRunningTasks) {
   // main() returning (here: exit) while tasks are parked forever and running neither
   // crashes nor hangs.

@@ -19,7 +19,7 @@
 // (same thread) or inbox (any other thread) and wakes the owner if it sleeps.
 //
 // Finding work (find_work), in order: the ready fibers (every 61st time the global
-// queue first, for fairness), the local run queue, the global queue, stealing half of
+// queue and the local run queue first, for fairness), the local run queue, the global queue, stealing half of
 // another worker's run queue (its `next` slot only after two failed rounds, so a task
 // that a running task just spawned usually stays with it), spinning for a short while,
 // and finally sleeping on the worker's futex.
@@ -487,8 +487,11 @@ void sleep(runtime_state& r, worker* w) noexcept {
   for (;;) {
     if (r.exiting.load(std::memory_order_acquire)) freeze(w);
     if (w->fair_countdown <= 0) {
+      // Every 61st time, unstarted tasks before ready fibers: tasks that keep waking
+      // each other must not starve the run queues.
       w->fair_countdown = 61;
       if (task* g = pop_global(r, w)) return {nullptr, g};
+      if (task* lt = w->runq.pop()) return {nullptr, lt};
     }
     if (fiber* f = pop_ready(w)) return {f, nullptr};
     if (task* lt = w->runq.pop()) return {nullptr, lt};
