@@ -4,6 +4,8 @@
 //   BM_spawn_join_waitgroup        baseline: N bare go::spawn + sync::WaitGroup, wait
 //   BM_errgroup_spawn_wait         N empty tasks through a zero Group, wait
 //   BM_errgroup_spawn_wait_limit8  the same with set_limit(8)
+//   BM_errgroup_spawn_wait_from_task, BM_errgroup_spawn_wait_limit8_from_task
+//                                  the same two with the spawner a task (as in Go)
 //   BM_cancel_fanout               N tasks parked on the group's context; one task
 //                                  fails; time from its failure until wait() returns
 //
@@ -12,6 +14,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <utility>
 #include <chrono>
 #include <cstdint>
 #include <thread>
@@ -79,6 +82,49 @@ void BM_errgroup_spawn_wait_limit8(benchmark::State& state) {
   report(state, total, n * state.iterations());
 }
 
+// Runs f on a task and blocks the calling thread until it returns: the spawner is then
+// a task, as Go's main goroutine is (a plain thread blocked by set_limit pays a futex
+// wake-up per slot hand-off; a task pays a park).
+template <class F>
+void on_task(F&& f) {
+  go::sync::WaitGroup wg;
+  wg.go(std::forward<F>(f));
+  wg.wait();
+}
+
+void BM_errgroup_spawn_wait_from_task(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  std::chrono::nanoseconds total{0};
+  for (auto _ : state) {
+    on_task([&] {
+      const auto t0 = steady::now();
+      go::errgroup::Group g;
+      for (std::int64_t i = 0; i < n; ++i) g.go([] {});
+      go::error err = g.wait();
+      total += steady::now() - t0;
+      if (err) state.SkipWithError("unexpected error");
+    });
+  }
+  report(state, total, n * state.iterations());
+}
+
+void BM_errgroup_spawn_wait_limit8_from_task(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  std::chrono::nanoseconds total{0};
+  for (auto _ : state) {
+    on_task([&] {
+      const auto t0 = steady::now();
+      go::errgroup::Group g;
+      g.set_limit(8);
+      for (std::int64_t i = 0; i < n; ++i) g.go([] {});
+      go::error err = g.wait();
+      total += steady::now() - t0;
+      if (err) state.SkipWithError("unexpected error");
+    });
+  }
+  report(state, total, n * state.iterations());
+}
+
 void BM_cancel_fanout(benchmark::State& state) {
   const std::int64_t n = state.range(0);
   const go::error fail = go::errors::make("fail");
@@ -122,6 +168,8 @@ void BM_cancel_fanout(benchmark::State& state) {
 BENCHMARK(BM_spawn_join_waitgroup)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_errgroup_spawn_wait)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_errgroup_spawn_wait_limit8)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_errgroup_spawn_wait_from_task)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_errgroup_spawn_wait_limit8_from_task)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_cancel_fanout)->Arg(fanout_n)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(3);
 
 }  // namespace

@@ -8,8 +8,8 @@
 // the same worker, in cache); thieves take it only when they find nothing else.
 // When the ring is full, the owner moves half of it to the global queue in one batch.
 //
-// global_queue holds tasks spawned from plain threads and ring overflow; workers take
-// from it in batches.
+// global_queue holds tasks spawned from plain threads and ring overflow, as arrays of
+// task pointers; workers take from it in batches.
 //
 // Ring slots are atomics (relaxed) because a thief may read a slot the owner is about
 // to overwrite; the thief's CAS on head then fails and the stale value is discarded.
@@ -17,6 +17,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <new>
 
 #include "go/detail/waiter.hpp"
 #include "go/runtime.hpp"
@@ -25,39 +28,75 @@ namespace go::detail {
 
 class global_queue {
  public:
-  void push(task* t) noexcept { push_batch(t, t, 1); }
+  global_queue() = default;
+  global_queue(const global_queue&) = delete;
+  global_queue& operator=(const global_queue&) = delete;
 
-  // Appends the chain first..last (linked through task::next) of n tasks.
-  void push_batch(task* first, task* last, long n) noexcept {
-    last->next = nullptr;
+  void push(task* t) noexcept { push_array(&t, 1); }
+
+  // Appends n tasks. Tasks are kept as pointers in arrays (chunks), so that neither
+  // pushing nor taking a batch touches the tasks themselves: a long queue is not a
+  // pointer chase through cold closures.
+  void push_array(task* const* ts, std::uint32_t n) noexcept {
     std::lock_guard lock(mu_);
-    if (tail_) tail_->next = first; else head_ = first;
-    tail_ = last;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (!last_ || last_->tail == chunk::capacity) append_chunk();
+      last_->items[last_->tail++] = ts[i];
+    }
     size_.fetch_add(n, std::memory_order_release);
   }
 
   bool empty() const noexcept { return size_.load(std::memory_order_acquire) == 0; }
 
-  // Removes up to max tasks; returns the chain (nullptr if empty) and its length.
-  task* pop_batch(long max, long& n) noexcept {
+  // Moves up to max tasks (in FIFO order) into out; returns how many.
+  std::uint32_t pop_array(task** out, std::uint32_t max) noexcept {
     std::lock_guard lock(mu_);
-    long have = size_.load(std::memory_order_relaxed);
-    n = have < max ? have : max;
-    if (n == 0) return nullptr;
-    task* first = head_;
-    task* last = first;
-    for (long i = 1; i < n; ++i) last = last->next;
-    head_ = last->next;
-    if (!head_) tail_ = nullptr;
-    last->next = nullptr;
+    std::uint32_t n = 0;
+    while (n < max && first_) {
+      chunk* c = first_;
+      while (n < max && c->head < c->tail) out[n++] = c->items[c->head++];
+      if (c->head == c->tail && (c->tail == chunk::capacity || c != last_)) {
+        first_ = c->next;
+        if (!first_) last_ = nullptr;
+        release_chunk(c);
+      } else {
+        break;
+      }
+    }
     size_.fetch_sub(n, std::memory_order_relaxed);
-    return first;
+    return n;
   }
 
  private:
+  struct chunk {
+    static constexpr std::uint32_t capacity = 254;
+    chunk* next = nullptr;
+    std::uint32_t head = 0;
+    std::uint32_t tail = 0;
+    task* items[capacity];
+  };
+
+  void append_chunk() noexcept {
+    chunk* c = spare_;
+    if (c) {
+      spare_ = nullptr;
+      *c = chunk{};
+    } else {
+      c = new (std::nothrow) chunk;
+      if (!c) std::abort();  // out of memory for the run queue itself
+    }
+    if (last_) last_->next = c; else first_ = c;
+    last_ = c;
+  }
+
+  void release_chunk(chunk* c) noexcept {
+    if (!spare_) spare_ = c; else delete c;
+  }
+
   spin_mutex mu_;
-  task* head_ = nullptr;
-  task* tail_ = nullptr;
+  chunk* first_ = nullptr;
+  chunk* last_ = nullptr;
+  chunk* spare_ = nullptr;  // one empty chunk kept to avoid churn at a chunk boundary
   std::atomic<long> size_{0};
 };
 
@@ -153,8 +192,7 @@ class run_queue {
       return false;
     }
     batch[n] = t;
-    for (std::uint32_t i = 0; i < n; ++i) batch[i]->next = batch[i + 1];
-    overflow.push_batch(batch[0], batch[n], n + 1);
+    overflow.push_array(batch, n + 1);
     return true;
   }
 

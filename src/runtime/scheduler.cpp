@@ -405,21 +405,15 @@ fiber* pop_ready(worker* w) noexcept {
   return f;
 }
 
+// Takes a batch from the global queue: runs the first, queues the rest locally.
 task* pop_global(runtime_state& r, worker* w) noexcept {
   if (r.global.empty()) return nullptr;
-  long n = 0;
-  long max = 1 + 128 / std::max(1, r.nworkers.load(std::memory_order_relaxed));
-  task* chain = r.global.pop_batch(max, n);
-  if (!chain) return nullptr;
-  task* first = chain;
-  task* rest = chain->next;
-  while (rest) {
-    task* nx = rest->next;
-    w->runq.push(rest, r.global);
-    rest = nx;
-  }
-  first->next = nullptr;
-  return first;
+  task* batch[run_queue::capacity / 2];
+  auto max = static_cast<std::uint32_t>(1 + 127 / std::max(1, r.nworkers.load(std::memory_order_relaxed)));
+  std::uint32_t n = r.global.pop_array(batch, max);
+  if (n == 0) return nullptr;
+  for (std::uint32_t i = 1; i < n; ++i) w->runq.push(batch[i], r.global);
+  return batch[0];
 }
 
 std::uint64_t next_rand(worker* w) noexcept {
@@ -706,6 +700,7 @@ bool monitor_tick() noexcept {
     wake_idle(r);  // in case a relaxed wake (see wake_idle) was missed
   }
   stacks::trim();
+  trim_task_memory();
   return busy > 0;
 }
 

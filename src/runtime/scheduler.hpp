@@ -96,6 +96,9 @@ void ensure_runtime();
 // workers stuck in user code. Returns whether it wants to be called again soon.
 bool monitor_tick() noexcept;
 
+// Gives task-closure memory pooled beyond a cap back to malloc (task_alloc.cpp).
+void trim_task_memory() noexcept;
+
 // True once the program is exiting: nothing more is scheduled.
 bool runtime_exiting() noexcept;
 

@@ -8,9 +8,11 @@
 // from a central pool in batches of 64, so a producer thread refills with one lock
 // per 64 spawns from the blocks that the workers freed.
 //
-// The central pool keeps at most 1,024 batches per class (8 to 16 MiB); beyond that,
-// blocks go back to operator delete. Under AddressSanitizer every block goes straight
-// to operator new/delete, so that ASan sees each task's lifetime.
+// The central pool takes every batch a thread gives back (so a burst of a million
+// queued tasks does not turn into a million malloc/free pairs); the runtime's monitor
+// then trims it back to 1,024 batches per class (4 to 16 MiB), at most 256 batches
+// per tick (trim_task_memory). Under AddressSanitizer every block goes straight to
+// operator new/delete, so that ASan sees each task's lifetime.
 #include <cstddef>
 #include <mutex>
 #include <new>
@@ -28,7 +30,8 @@ namespace {
 constexpr std::size_t class_size[] = {64, 128, 256};
 constexpr int num_classes = 3;
 constexpr int batch = 64;
-constexpr std::size_t max_central_batches = 1024;
+constexpr std::size_t keep_central_batches = 1024;  // what trim_task_memory leaves
+constexpr std::size_t trim_batches_per_call = 256;
 
 struct block {
   block* next;
@@ -50,6 +53,8 @@ struct central_pool {
     return *p;
   }
 };
+
+void free_chain(block* b) noexcept;
 
 struct thread_cache {
   block* head[num_classes] = {};
@@ -101,21 +106,23 @@ struct thread_cache {
     central_pool& p = central_pool::get();
     {
       std::lock_guard lock(p.mu);
-      if (p.batches[c].size() < max_central_batches) {
-        try {
-          p.batches[c].push_back(first);
-          return;
-        } catch (...) {
-        }
+      try {
+        p.batches[c].push_back(first);
+        return;
+      } catch (...) {
       }
     }
-    while (first) {
-      block* n = first->next;
-      ::operator delete(first);
-      first = n;
-    }
+    free_chain(first);
   }
 };
+
+void free_chain(block* b) noexcept {
+  while (b) {
+    block* n = b->next;
+    ::operator delete(b);
+    b = n;
+  }
+}
 
 thread_local thread_cache tls_cache __attribute__((tls_model("initial-exec")));
 
@@ -128,6 +135,25 @@ void* alloc_task(std::size_t size) {
   if (c >= 0) return tls_cache.alloc(c);
 #endif
   return ::operator new(size);
+}
+
+void trim_task_memory() noexcept {
+#ifndef GOCXX_ASAN
+  central_pool& p = central_pool::get();
+  for (int c = 0; c < num_classes; ++c) {
+    block* chains[trim_batches_per_call];
+    std::size_t n = 0;
+    {
+      std::lock_guard lock(p.mu);
+      auto& v = p.batches[c];
+      while (v.size() > keep_central_batches && n < trim_batches_per_call) {
+        chains[n++] = v.back();
+        v.pop_back();
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) free_chain(chains[i]);
+  }
+#endif
 }
 
 void free_task(void* p, std::size_t size) noexcept {
