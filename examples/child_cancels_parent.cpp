@@ -19,16 +19,16 @@
 
 constexpr int shards = 8;
 constexpr int shard_size = 1000;
+constexpr int target = 4242;
 
 int main() {
-  const int target = 4242;
   std::cout << "searching " << shards << " shards for " << target << std::endl;
   {
     auto [g, ctx] = go::errgroup::with_context(go::context::background());
     go::errgroup::Group& group = g;  // a named reference lambdas may capture
     std::atomic<int> finder{-1};
     for (int shard = 0; shard < shards; ++shard) {
-      group.go([shard, target, &group, &finder](const go::context::Context& c) {
+      group.go([shard, &group, &finder](const go::context::Context& c) {
         for (int i = shard * shard_size; i < (shard + 1) * shard_size; ++i) {
           if (c.err()) return;  // another task found it: stop early
           if (i == target) {

@@ -115,27 +115,33 @@ void Group::acquire_slot() {
     }
     blocked_q_.push_back(&node);
   }
-  w.park();  // woken by admit_blocked_locked, which took a slot on our behalf
+  w.park();  // woken after admit_blocked_locked took a slot on our behalf
 }
 
 void Group::release_slot() noexcept {
   slots_.fetch_sub(1, std::memory_order_seq_cst);
   if (blocked_.load(std::memory_order_seq_cst) == 0) return;
+  ::go::detail::wake_list wakes;  // woken after the lock is released (its destructor)
   std::lock_guard<::go::detail::spin_mutex> lock(mu_);
-  admit_blocked_locked();
+  admit_blocked_locked(wakes);
 }
 
-void Group::admit_blocked_locked() noexcept {
+void Group::admit_blocked_locked(::go::detail::wake_list& wakes) noexcept {
   while (!blocked_q_.empty() && try_acquire_slot()) {
     ::go::detail::wait_node* node = blocked_q_.pop_front();
     blocked_.fetch_sub(1, std::memory_order_relaxed);
     // go() waiters park without deadline, so the claim cannot fail; if it did, the
     // slot taken for it goes back.
-    if (!node->w->notify(node->token)) slots_.fetch_sub(1, std::memory_order_seq_cst);
+    if (node->w->try_claim(node->token)) {
+      wakes.push(node);  // it owns the slot taken for it once woken
+    } else {
+      slots_.fetch_sub(1, std::memory_order_seq_cst);
+    }
   }
 }
 
 void Group::set_limit(int n) {
+  ::go::detail::wake_list wakes;  // woken after the lock is released (its destructor)
   std::lock_guard<::go::detail::spin_mutex> lock(mu_);
   const std::int64_t tasks = wg_.count();
   const std::int64_t slots = slots_.load(std::memory_order_seq_cst);
@@ -145,7 +151,7 @@ void Group::set_limit(int n) {
                            " goroutines in the group are still active");
   }
   limit_.store(n < 0 ? -1 : n, std::memory_order_release);
-  admit_blocked_locked();
+  admit_blocked_locked(wakes);
 }
 
 // ---- failures, wait, cancel -------------------------------------------------------

@@ -32,10 +32,11 @@
 //    atomic RMW each; wait() is wg_.wait() followed by reading the recorded error.
 //    The WaitGroup guarantees that once wait() has returned no finishing task touches
 //    the Group any more, so the Group may be destroyed right after wait().
-//  - A task is one heap object (task_node<F>): the runtime's task header, the Group
-//    pointer, whether it holds a limit slot, and the user's function. It is the only
-//    allocation per go(). The node (and so everything f captured) is destroyed before
-//    the task's wg_.done(), so captures never outlive the Group's wait()/destructor.
+//  - A task is one object (task_node<F>) in the runtime's task memory (alloc_task, as
+//    go::spawn uses): the runtime's task header, the Group pointer, whether it holds a
+//    limit slot, and the user's function. It is the only allocation per go(). The
+//    node (and so everything f captured) is destroyed before the task's wg_.done(),
+//    so captures never outlive the Group's wait() or destructor.
 //  - The first error is recorded once: err_claimed_ (an atomic exchange, taken only by
 //    failing tasks) elects the first failure, which writes err_/exc_ and then publishes
 //    them with err_ready_ (release). Readers look at err_/exc_ only after an acquire
@@ -46,10 +47,12 @@
 //    never looks at slots_). A go() that finds no free slot registers in blocked_q_
 //    under mu_ (incrementing blocked_, then retrying, both sequentially consistent) and
 //    parks; a finishing task releases its slot (seq_cst decrement of slots_, then a
-//    seq_cst read of blocked_) and, when someone is blocked, takes mu_ and hands free
-//    slots to the queued go() callers in FIFO order. The Dekker-style pairing ensures
-//    no go() sleeps while a slot is free. A task releases its slot before its
-//    wg_.done(), as Go's does `<-g.sem` before `wg.Done()`.
+//    seq_cst read of blocked_) and, when someone is blocked, takes mu_, hands free
+//    slots to the queued go() callers in FIFO order (claiming them under mu_) and
+//    wakes them after releasing mu_. The Dekker-style pairing ensures no go() sleeps
+//    while a slot is free. A task releases its slot before its wg_.done(), as Go's
+//    does `<-g.sem` before `wg.Done()`. Before parking, a blocked go() spins briefly
+//    (and a thread also yields a few times): short tasks free slots quickly.
 //  - set_limit takes mu_, refuses (std::logic_error) while any task is active or holds a
 //    slot, stores the new limit, and hands slots to go() callers that now fit.
 //  - Membership (for wait()'s deadlock check): while a group task runs its function,
@@ -356,7 +359,7 @@ class Group {
   void acquire_slot();
   bool try_acquire_slot() noexcept;
   void release_slot() noexcept;
-  void admit_blocked_locked() noexcept;
+  void admit_blocked_locked(::go::detail::wake_list& wakes) noexcept;
   void fail(::go::error err) noexcept;
   void fail_with_current_exception() noexcept;
   bool in_own_task() const noexcept;
