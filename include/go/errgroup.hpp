@@ -80,12 +80,6 @@
 #include "go/runtime.hpp"
 #include "go/sync.hpp"
 
-namespace go::detail {
-// The fiber (execution context) the caller runs on, nullptr on a plain thread; one
-// fiber runs one task at a time. Defined by the runtime (src/runtime/scheduler.cpp).
-fiber* current_fiber() noexcept;
-}  // namespace go::detail
-
 namespace go::errgroup {
 
 class Group;

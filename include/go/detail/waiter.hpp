@@ -41,6 +41,11 @@ namespace go::detail {
 
 struct fiber;  // a task's execution context; defined in the runtime sources
 
+// The fiber the caller runs on, or nullptr on a plain thread. A fiber runs one task
+// at a time, and a started task stays on its fiber, so this identifies the calling
+// task for as long as it runs. Never blocks.
+fiber* current_fiber() noexcept;
+
 using clock = std::chrono::steady_clock;
 
 // The token a deadline claims a waiter with (park_until).
