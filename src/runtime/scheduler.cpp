@@ -380,7 +380,10 @@ void make_ready(fiber* f) noexcept {
 namespace {
 
 fiber* pop_ready(worker* w) noexcept {
-  if (!w->ready_head && w->inbox.load(std::memory_order_relaxed)) {
+  // Drain the inbox whenever it has fibers, not only when the ready list is empty:
+  // tasks that keep yielding (re-queued on the ready list) must not starve fibers
+  // woken by other threads. They join the FIFO behind what is already ready.
+  if (w->inbox.load(std::memory_order_relaxed)) {
     // The inbox is LIFO: reverse it onto the FIFO.
     fiber* list = w->inbox.exchange(nullptr, std::memory_order_acquire);
     fiber* rev = nullptr;

@@ -37,6 +37,9 @@ struct timer_heap {
   std::thread::id thread_id;
   bool started = false;
   bool monitor_idle = true;  // the monitor found every worker idle last time
+  // When the timer thread will wake up by itself (time_point::max while it runs or
+  // waits without a deadline); a new earliest timer notifies it only if earlier.
+  std::chrono::steady_clock::time_point sleeping_until = std::chrono::steady_clock::time_point::min();
 
   static timer_heap& get() {
     static timer_heap* h = new timer_heap;  // never destroyed (see runtime exit rules)
@@ -106,6 +109,9 @@ struct timer_heap {
     thread_id = std::this_thread::get_id();
     auto next_monitor = std::chrono::steady_clock::now() + monitor_period;
     for (;;) {
+      // Fire every due timer, one per lock acquisition: a callback may stop or destroy
+      // other timers, so a timer leaves the heap only right before it fires. The clock
+      // is read once per round: `now` only grows stale, so nothing fires early.
       auto now = std::chrono::steady_clock::now();
       while (!heap.empty() && heap[0]->when_ <= now) {
         timer* t = heap[0];
@@ -115,7 +121,7 @@ struct timer_heap {
         t->fn_();
         t->firing_.store(false, std::memory_order_release);  // t may be destroyed after this
         lock.lock();
-        now = std::chrono::steady_clock::now();
+        if (heap.empty() || heap[0]->when_ > now) now = std::chrono::steady_clock::now();
       }
       if (now >= next_monitor) {
         lock.unlock();
@@ -128,11 +134,14 @@ struct timer_heap {
       if (!monitor_idle && next_monitor < wake) wake = next_monitor;
       if (wake == std::chrono::steady_clock::time_point::max()) {
         // Sleep until a timer is added, checking on the workers now and then.
+        sleeping_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
         cv.wait_for(lock, std::chrono::milliseconds(100));
         monitor_idle = false;
       } else {
+        sleeping_until = wake;
         cv.wait_until(lock, wake);
       }
+      sleeping_until = std::chrono::steady_clock::time_point::min();  // awake
     }
   }
 };
@@ -153,7 +162,9 @@ bool timer::reset(clock::time_point when) {
   } else {
     h.push(this);
   }
-  if (index_ == 0) h.cv.notify_one();
+  // Wake the timer thread only if it sleeps past this deadline (when it is awake, it
+  // looks at the heap before sleeping again).
+  if (index_ == 0 && when < h.sleeping_until) h.cv.notify_one();
   return was_pending;
 }
 
