@@ -698,6 +698,36 @@ TEST_F(RuntimeDeath, WakingTasksDoNotStarveQueuedOnes) {
   EXPECT_EXIT(starvation_scenario(), ::testing::ExitedWithCode(0), "");
 }
 
+// One worker; two tasks yield to each other endlessly (the ready list never runs
+// dry), while a task parked on a waiter is woken from a plain thread (through the
+// worker's inbox): it must still run. Exits 0 if it did.
+[[noreturn]] void inbox_starvation_scenario() {
+  go::runtime::set_max_procs(1);
+  static std::atomic<bool> stop{false};
+  static std::atomic<gd::waiter*> parked{nullptr};
+  static event done;
+  go::spawn([] {
+    gd::waiter w;
+    parked = &w;
+    w.park();
+    stop = true;
+    done.set();
+  });
+  for (int i = 0; i < 2; ++i) {
+    go::spawn([] {
+      while (!stop.load()) go::this_task::yield();
+    });
+  }
+  while (!parked.load()) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(10ms);  // the yielders are running by now
+  parked.load()->notify();
+  std::exit(done.wait_until(gd::clock::now() + 20s) ? 0 : 1);
+}
+
+TEST_F(RuntimeDeath, YieldingTasksDoNotStarveWokenOnes) {
+  EXPECT_EXIT(inbox_starvation_scenario(), ::testing::ExitedWithCode(0), "");
+}
+
 TEST_F(RuntimeDeath, ExitWithParkedAndRunningTasks) {
   // main() returning (here: exit) while tasks are parked forever and running neither
   // crashes nor hangs.
