@@ -1,8 +1,9 @@
 // timeout.cpp — tasks that give up when their group's context is done.
 //
 // Two tasks of an errgroup each wait for their "work" to finish (a 2 s and a 3 s
-// timer, modelled with ctx.wait_for) or for the group's context to be done, whichever
-// comes first, and report which happened. The group then waits for both.
+// timer) or for the group's context to be done, whichever comes first — a select on
+// ctx.done() and time::after, exactly as the Go original — and report which
+// happened. The group then waits for both.
 //
 // Run 1 has no deadline: both tasks finish their work. Run 2 derives the group from a
 // context with a 2.5 s deadline: task 1 (2 s) finishes, task 2 (3 s) is cancelled at
@@ -20,20 +21,24 @@
 #include <iostream>
 #include <string>
 
+#include "go/chan.hpp"
 #include "go/context.hpp"
 #include "go/errgroup.hpp"
+#include "go/time.hpp"
 
 using namespace std::chrono_literals;
 
 // Starts task `id` that "works" for `work` unless ctx is done first.
 void start_task(go::errgroup::Group& g, int id, std::chrono::milliseconds work) {
   g.go([id, work](const go::context::Context& ctx) -> go::error {
-    if (ctx.wait_for(work)) {  // true: the context was done before the work finished
-      std::cout << "task " << id << " cancelled" << std::endl;
-      return ctx.err();
-    }
-    std::cout << "task " << id << " done" << std::endl;
-    return nullptr;
+    go::error result;
+    go::select(
+        go::recv(ctx.done(), [&] {
+          std::cout << "task " << id << " cancelled" << std::endl;
+          result = ctx.err();
+        }),
+        go::recv(go::time::after(work), [&] { std::cout << "task " << id << " done" << std::endl; }));
+    return result;
   });
 }
 
