@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# examples_check.sh — runs the errgroup tour's example programs and checks their output.
+# examples_check.sh — runs the tour's example programs (errgroup, sync) and checks their
+# output. (The channel examples have their own checker: examples_chan_check.sh.)
 #
 # Usage: tests/examples_check.sh BUILD_DIR
 # The programs are expected in BUILD_DIR/examples/<name> (targets example_<name>, built
@@ -97,5 +98,22 @@ check bounded_fanout \
   "limit: 8" \
   "re:peak concurrency: [1-8]" \
   "peak within limit: yes"
+
+check crawler \
+  "visited pages (sorted):" \
+  "  /" \
+  "  /about" \
+  "  /blog" \
+  "  /blog/hello" \
+  "  /blog/tasks" \
+  "  /docs" \
+  "  /docs/context" \
+  "  /docs/start" \
+  "  /docs/sync" \
+  "  /team" \
+  "all 3 crawl jobs visited the same 10 pages: yes" \
+  "fetches: 10 (distinct pages: 10)" \
+  "in-flight bound: 3" \
+  "peak in-flight within bound: yes"
 
 exit $status

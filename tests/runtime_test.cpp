@@ -19,36 +19,16 @@
 #include "go/detail/waiter.hpp"
 #include "go/runtime.hpp"
 #include "go/time.hpp"
+#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 namespace gd = go::detail;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-#define GOCXX_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GOCXX_TEST_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define GOCXX_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GOCXX_TEST_ASAN 1
-#endif
-#endif
-#if defined(GOCXX_TEST_TSAN)
-constexpr bool sanitized = true;
-constexpr long parked_tasks = 3000;  // TSan counts each fiber as a thread (limit 8128)
-#elif defined(GOCXX_TEST_ASAN)
-constexpr bool sanitized = true;
-constexpr long parked_tasks = 20000;
-#else
-constexpr bool sanitized = false;
-constexpr long parked_tasks = 1000000;
-#endif
+using gocxx_test::sanitized;
+// 1,000,000 parked tasks; fewer under sanitizers (TSan counts fibers as threads).
+constexpr long parked_tasks = gocxx_test::tsan ? 3000 : gocxx_test::asan ? 20000 : 1000000;
 
 // A countdown latch built directly on the parking primitive.
 class countdown {

@@ -20,21 +20,13 @@
 #include "go/runtime.hpp"
 #include "go/time.hpp"
 
+#include "test_support.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int scale = 10;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr int scale = 10;
-#else
-constexpr int scale = 1;
-#endif
-#else
-constexpr int scale = 1;
-#endif
+using gocxx_test::scale;
 
 TEST(Select, ReadyCaseRunsAndReturnsItsIndex) {
   go::chan<int> a(1), b(1);

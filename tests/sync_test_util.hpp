@@ -12,22 +12,13 @@
 
 #include "go/runtime.hpp"
 
+#include "test_support.hpp"
+
 namespace synctest {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-inline constexpr int scale = 10;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-inline constexpr int scale = 10;
-#else
-inline constexpr int scale = 1;
-#endif
-#else
-inline constexpr int scale = 1;
-#endif
+using gocxx_test::scale;
 
-// n / scale, at least 1.
-constexpr int scaled(int n) { return n / scale > 0 ? n / scale : 1; }
+using gocxx_test::scaled;
 
 enum class kind { task, thread };
 

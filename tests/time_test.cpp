@@ -15,22 +15,15 @@
 #include "go/runtime.hpp"
 #include "go/time.hpp"
 
+#include "test_support.hpp"
+
 using namespace std::chrono_literals;
 namespace gt = go::time;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int scale = 20;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr int scale = 20;
-#else
-constexpr int scale = 1;
-#endif
-#else
-constexpr int scale = 1;
-#endif
+// The million-timer cases are the heaviest: a larger cut under sanitizers.
+constexpr int scale = gocxx_test::sanitized ? 20 : 1;
 
 constexpr auto generous = 30s;
 
