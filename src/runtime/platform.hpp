@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -38,13 +39,16 @@
 namespace go::detail {
 
 // Sleeps while *addr == expected, until woken or (if abs_deadline) the steady-clock
-// deadline passes. Spurious returns are possible; callers loop.
+// deadline passes. Spurious returns are possible; callers loop. errno is preserved
+// (the call often "fails" with EAGAIN or ETIMEDOUT, which is nobody's business).
 inline void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected,
                        const std::chrono::steady_clock::time_point* abs_deadline = nullptr) noexcept {
   static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+  const int saved_errno = errno;
   if (!abs_deadline) {
     ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected,
               nullptr, nullptr, 0);
+    errno = saved_errno;
     return;
   }
   // steady_clock is CLOCK_MONOTONIC on Linux; FUTEX_WAIT_BITSET takes an absolute time.
@@ -53,13 +57,17 @@ inline void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected,
   timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_BITSET_PRIVATE, expected,
             &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
+  errno = saved_errno;
 }
 
 // Wakes up to n threads sleeping in futex_wait on addr. Safe to call on an address
-// whose object was destroyed meanwhile: the kernel does not dereference it.
+// whose object was destroyed meanwhile: the kernel does not dereference it. errno is
+// preserved.
 inline void futex_wake(std::atomic<std::uint32_t>* addr, int n = 1) noexcept {
+  const int saved_errno = errno;
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr,
             nullptr, 0);
+  errno = saved_errno;
 }
 
 // A full (sequentially consistent) fence. ThreadSanitizer does not model fences, so

@@ -562,19 +562,30 @@ void worker::loop() {
 void worker::suspend() noexcept {
   fiber* self = current;
   check_stack(self);
+  // The task's errno survives the park even when the worker slept on this fiber's
+  // stack (a futex call) and then found the task itself ready: no switch happened.
+  const int saved_errno = *errno_ptr;
   work next = find_work(this);
-  if (next.f == self) return;  // woken meanwhile
-  if (next.f) {
+  if (next.f == self) {
+    // woken meanwhile
+  } else if (next.f) {
     switch_fiber(this, self, next.f, false);
-    return;
+  } else {
+    handoff = next.t;
+    switch_fiber(this, self, loop_fiber(this), false);
   }
-  handoff = next.t;
-  switch_fiber(this, self, loop_fiber(this), false);
+  *errno_ptr = saved_errno;
 }
 
 void worker::yield() noexcept {
   runtime_state& r = rt();
   fiber* self = current;
+  const int saved_errno = *errno_ptr;
+  struct restore {
+    int* p;
+    int v;
+    ~restore() { *p = v; }
+  } keep_errno{errno_ptr, saved_errno};
   task* t = runq.pop();
   if (!t) t = pop_global(r, this);
   if (t) {
