@@ -53,33 +53,15 @@ void BM_spawn_join_waitgroup(benchmark::State& state) {
   report(state, total, n * state.iterations());
 }
 
-void BM_errgroup_spawn_wait(benchmark::State& state) {
-  const std::int64_t n = state.range(0);
-  std::chrono::nanoseconds total{0};
-  for (auto _ : state) {
-    const auto t0 = steady::now();
-    go::errgroup::Group g;
-    for (std::int64_t i = 0; i < n; ++i) g.go([] {});
-    go::error err = g.wait();
-    total += steady::now() - t0;
-    if (err) state.SkipWithError("unexpected error");
-  }
-  report(state, total, n * state.iterations());
-}
-
-void BM_errgroup_spawn_wait_limit8(benchmark::State& state) {
-  const std::int64_t n = state.range(0);
-  std::chrono::nanoseconds total{0};
-  for (auto _ : state) {
-    const auto t0 = steady::now();
-    go::errgroup::Group g;
-    g.set_limit(8);
-    for (std::int64_t i = 0; i < n; ++i) g.go([] {});
-    go::error err = g.wait();
-    total += steady::now() - t0;
-    if (err) state.SkipWithError("unexpected error");
-  }
-  report(state, total, n * state.iterations());
+// Spawns n empty tasks through a Group with the given limit (-1: none) and waits.
+std::chrono::nanoseconds group_spawn_wait(std::int64_t n, int limit, benchmark::State& state) {
+  const auto t0 = steady::now();
+  go::errgroup::Group g;
+  g.set_limit(limit);
+  for (std::int64_t i = 0; i < n; ++i) g.go([] {});
+  go::error err = g.wait();
+  if (err) state.SkipWithError("unexpected error");
+  return steady::now() - t0;
 }
 
 // Runs f on a task and blocks the calling thread until it returns: the spawner is then
@@ -92,35 +74,17 @@ void on_task(F&& f) {
   wg.wait();
 }
 
-void BM_errgroup_spawn_wait_from_task(benchmark::State& state) {
+// The spawner is the benchmark's thread (from_task false) or a task; limit -1: none.
+template <bool from_task, int limit>
+void BM_group(benchmark::State& state) {
   const std::int64_t n = state.range(0);
   std::chrono::nanoseconds total{0};
   for (auto _ : state) {
-    on_task([&] {
-      const auto t0 = steady::now();
-      go::errgroup::Group g;
-      for (std::int64_t i = 0; i < n; ++i) g.go([] {});
-      go::error err = g.wait();
-      total += steady::now() - t0;
-      if (err) state.SkipWithError("unexpected error");
-    });
-  }
-  report(state, total, n * state.iterations());
-}
-
-void BM_errgroup_spawn_wait_limit8_from_task(benchmark::State& state) {
-  const std::int64_t n = state.range(0);
-  std::chrono::nanoseconds total{0};
-  for (auto _ : state) {
-    on_task([&] {
-      const auto t0 = steady::now();
-      go::errgroup::Group g;
-      g.set_limit(8);
-      for (std::int64_t i = 0; i < n; ++i) g.go([] {});
-      go::error err = g.wait();
-      total += steady::now() - t0;
-      if (err) state.SkipWithError("unexpected error");
-    });
+    if constexpr (from_task) {
+      on_task([&] { total += group_spawn_wait(n, limit, state); });
+    } else {
+      total += group_spawn_wait(n, limit, state);
+    }
   }
   report(state, total, n * state.iterations());
 }
@@ -166,10 +130,10 @@ void BM_cancel_fanout(benchmark::State& state) {
 }
 
 BENCHMARK(BM_spawn_join_waitgroup)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_errgroup_spawn_wait)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_errgroup_spawn_wait_limit8)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_errgroup_spawn_wait_from_task)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_errgroup_spawn_wait_limit8_from_task)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_group<false, -1>)->Name("BM_errgroup_spawn_wait")->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_group<false, 8>)->Name("BM_errgroup_spawn_wait_limit8")->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_group<true, -1>)->Name("BM_errgroup_spawn_wait_from_task")->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_group<true, 8>)->Name("BM_errgroup_spawn_wait_limit8_from_task")->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_cancel_fanout)->Arg(fanout_n)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(3);
 
 }  // namespace
