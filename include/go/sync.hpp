@@ -244,8 +244,7 @@ class sema {
  private:
   spin_mutex mu_;
   std::atomic<std::uint32_t> count_{0};  // under mu_ (atomic only to allow a lock-free peek)
-  wait_node* head_ = nullptr;
-  wait_node* tail_ = nullptr;
+  wait_queue queue_;                      // under mu_
 };
 
 }  // namespace go::detail

@@ -34,34 +34,19 @@ void sema::acquire(bool lifo) noexcept {
   waiter w;
   wait_node node;
   node.w = &w;
-  if (lifo) {
-    node.next = head_;
-    node.prev = nullptr;
-    if (head_) head_->prev = &node; else tail_ = &node;
-    head_ = &node;
-  } else {
-    node.prev = tail_;
-    node.next = nullptr;
-    if (tail_) tail_->next = &node; else head_ = &node;
-    tail_ = &node;
-  }
+  if (lifo) queue_.push_front(&node); else queue_.push_back(&node);
   mu_.unlock();
   w.park();
 }
 
 void sema::release() noexcept {
-  mu_.lock();
-  wait_node* n = head_;
-  if (n == nullptr) {
+  wake_list wakes;  // woken after unlocking: the woken party may destroy the owner
+  std::lock_guard lock(mu_);
+  if (wait_node* n = queue_.claim_front()) {
+    wakes.push(n);
+  } else {
     count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    mu_.unlock();
-    return;
   }
-  head_ = n->next;
-  if (head_) head_->prev = nullptr; else tail_ = nullptr;
-  n->w->try_claim(n->token);  // nobody else claims a sema waiter: always succeeds
-  mu_.unlock();
-  n->w->wake();  // after unlocking: the woken party may destroy the owner
 }
 
 }  // namespace go::detail

@@ -123,6 +123,16 @@ class wait_queue {
     n->linked = true;
   }
 
+  // Puts n at the head: it is served before everyone queued (Go's LIFO re-queue of a
+  // waiter that was woken but lost the race, so it does not lose its turn).
+  void push_front(wait_node* n) noexcept {
+    n->prev = nullptr;
+    n->next = head_;
+    if (head_) head_->prev = n; else tail_ = n;
+    head_ = n;
+    n->linked = true;
+  }
+
   // Unlinks n if it is still queued; returns whether it was.
   bool remove(wait_node* n) noexcept {
     if (!n->linked) return false;
