@@ -18,42 +18,16 @@
 #include "go/runtime.hpp"
 #include "go/time.hpp"
 
+#include "sync_test_util.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
 
-enum class kind { task, thread };
+using synctest::kind;
+using synctest::runner;
 
 const char* name(kind k) { return k == kind::task ? "task" : "thread"; }
-
-// Starts f as a task or a thread; join() waits for all of them (joining threads, and
-// waiting for tasks with a std::promise: the caller is always a plain thread here).
-class runner {
- public:
-  void start(kind k, std::function<void()> f) {
-    if (k == kind::thread) {
-      threads_.emplace_back(std::move(f));
-      return;
-    }
-    auto p = std::make_shared<std::promise<void>>();
-    futures_.push_back(p->get_future());
-    go::spawn([p, f = std::move(f)] {
-      f();
-      p->set_value();
-    });
-  }
-  void join() {
-    for (auto& t : threads_) t.join();
-    for (auto& f : futures_) f.get();
-    threads_.clear();
-    futures_.clear();
-  }
-  ~runner() { join(); }
-
- private:
-  std::vector<std::thread> threads_;
-  std::vector<std::future<void>> futures_;
-};
 
 // Runs body as `waiter` kind (a task or the calling thread) and waits for it.
 void run_as(kind waiter, const std::function<void()>& body) {
