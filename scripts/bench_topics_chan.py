@@ -14,7 +14,7 @@ TOPICS = [
         "unit": "ns/round trip",
         "gocxx": ("bench", "BM_chan_pingpong", "ns_per_item"),
         "anchors": [
-            (GO + " (two goroutines, unbuffered chan)", ("go", "chan_pingpong", "ns_per_item")),
+            (GO + " (two goroutines, unbuffered chan)", ("go", "pingpong", "ns_per_item")),
             ("Boost.Fiber unbuffered_channel (1 thread)", ("bench", "BM_fiber_pingpong", "ns_per_item")),
             ("gocxx park/wake floor (BM_pingpong: a baton, no channel)", ("bench", "BM_pingpong", "ns_per_item")),
         ],

@@ -14,35 +14,15 @@ const (
 	afterTimers = 1_000_000 // timers created and fired
 )
 
+// The unbuffered ping-pong anchor is main.go's pingpong (the same Go work serves
+// BM_pingpong and BM_chan_pingpong).
 func init() {
 	extraCases = append(extraCases,
-		benchCase{"chan_pingpong", pingpongN, chanPingpong},
 		benchCase{"chan_buffered_1p", chanItemsN, chanBuffered(1)},
 		benchCase{"chan_buffered_4p", chanItemsN, chanBuffered(4)},
 		benchCase{"select4", chanItemsN, select4},
 		benchCase{"after_churn", afterTimers, afterChurn},
 	)
-}
-
-// Two goroutines, two unbuffered channels: ns per round trip.
-func chanPingpong() time.Duration {
-	ping := make(chan int64)
-	pong := make(chan int64)
-	go func() {
-		for v := range ping {
-			pong <- v
-		}
-		close(pong)
-	}()
-	t0 := time.Now()
-	for i := int64(0); i < pingpongN; i++ {
-		ping <- i
-		<-pong
-	}
-	d := time.Since(t0)
-	close(ping)
-	<-pong
-	return d
 }
 
 // producers goroutines send chanItemsN values in all through one buffered channel;
