@@ -118,9 +118,14 @@ struct blocking_job {
 };
 // Runs job on the blocking pool and parks the calling task until it is done.
 void run_blocking(blocking_job* job);
-bool in_task() noexcept;
 
 }  // namespace detail
+
+namespace this_task {
+// True when called from a task (code started by go::spawn), false on a plain thread.
+// Never blocks, never throws. Thread-safe.
+bool in_task() noexcept;
+}  // namespace this_task
 
 // Starts f() as a new task and returns at once (Go's `go f()`).
 //
@@ -147,7 +152,7 @@ template <class F>
   requires std::invocable<F&>
 std::invoke_result_t<F&> blocking(F&& f) {
   using R = std::invoke_result_t<F&>;
-  if (!detail::in_task()) return std::invoke(f);
+  if (!this_task::in_task()) return std::invoke(f);
   struct job : detail::blocking_job {
     F& fn;
     std::exception_ptr error;
@@ -183,9 +188,6 @@ namespace this_task {
 // runnable work and resumes later on the same worker. From a plain thread it calls
 // std::this_thread::yield(). Never throws. Thread-safe.
 void yield() noexcept;
-
-// True when called from a task (code started by go::spawn), false on a plain thread.
-bool in_task() noexcept;
 
 }  // namespace this_task
 

@@ -353,10 +353,6 @@ struct work {
 
 worker* current_worker() noexcept { return tls_worker; }
 fiber* current_fiber() noexcept { return tls_worker ? tls_worker->current : nullptr; }
-bool runtime_exiting() noexcept {
-  runtime_state* r = g_rt.load(std::memory_order_acquire);
-  return r && r->exiting.load(std::memory_order_acquire);
-}
 
 void worker::make_ready_local(fiber* f) noexcept {
   f->next = nullptr;
@@ -687,7 +683,6 @@ void submit(task* t) {
   wake_idle(r);
 }
 
-bool in_task() noexcept { return tls_worker != nullptr; }
 
 // ---- monitor ------------------------------------------------------------------------
 

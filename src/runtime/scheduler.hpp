@@ -99,7 +99,5 @@ bool monitor_tick() noexcept;
 // Gives task-closure memory pooled beyond a cap back to malloc (task_alloc.cpp).
 void trim_task_memory() noexcept;
 
-// True once the program is exiting: nothing more is scheduled.
-bool runtime_exiting() noexcept;
 
 }  // namespace go::detail
