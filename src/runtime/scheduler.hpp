@@ -85,9 +85,9 @@ struct worker {
 // Makes a parked fiber runnable on its owner; callable from any thread.
 void make_ready(fiber* f) noexcept;
 
-// The worker and fiber of the calling thread, or nullptr on a plain thread.
+// The worker of the calling thread, or nullptr on a plain thread (current_fiber() is
+// declared with the parking primitive, go/detail/waiter.hpp).
 worker* current_worker() noexcept;
-fiber* current_fiber() noexcept;
 
 // Starts the runtime if needed (throws std::runtime_error for a bad GOCXX_MAXPROCS).
 void ensure_runtime();
