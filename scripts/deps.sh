@@ -8,7 +8,7 @@
 # Uses sudo when not root. Prints nothing when everything is already there.
 set -euo pipefail
 
-build_pkgs=(g++ cmake ninja-build libboost-context-dev libgtest-dev libbenchmark-dev pkg-config libssl-dev)
+build_pkgs=(g++ cmake ninja-build libboost-context-dev libgtest-dev libbenchmark-dev pkg-config libssl-dev libcurl4-openssl-dev libhttp-parser-dev)
 test_pkgs=(clang libclang-rt-14-dev)
 bench_pkgs=(golang-go golang-golang-x-sync-dev libtbb-dev libboost-fiber-dev)
 

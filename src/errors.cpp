@@ -125,6 +125,17 @@ bool code_error::is(const error& target) const {
 
 error from_error_code(std::error_code ec) { return ec ? make_error<code_error>(ec) : error(); }
 
+bool is(const error& err, std::errc cond) {
+  if (!err) return false;
+  return static_cast<bool>(detail::find(
+      err,
+      [](const error_impl* node, const void* ctx) {
+        const auto* ce = dynamic_cast<const code_error*>(node);
+        return ce != nullptr && ce->code() == *static_cast<const std::errc*>(ctx);
+      },
+      &cond));
+}
+
 exception_error::exception_error(std::exception_ptr ep) : ep_(std::move(ep)) {
   if (!ep_) {
     message_ = "unknown exception";

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 #include <atomic>
 #include <functional>
 #include <sstream>
@@ -591,6 +593,18 @@ TEST(ErrorCode, IsMatchesEqualCodes) {
   // Same value, different category: not equal codes.
   const std::error_code system_enoent(enoent.value(), std::system_category());
   EXPECT_FALSE(errors::is(a, errors::from_error_code(system_enoent)));
+}
+
+TEST(ErrorCode, IsErrcMatchesEquivalentConditions) {
+  // Go's errors.Is(err, syscall.ECONNREFUSED), spelled with std::errc; system_category
+  // codes (what syscalls give) match their generic condition.
+  const error refused = errors::from_error_code(std::error_code(ECONNREFUSED, std::system_category()));
+  EXPECT_TRUE(errors::is(refused, std::errc::connection_refused));
+  EXPECT_TRUE(errors::is(errors::wrap(errors::wrap(refused, "connect"), "dial"), std::errc::connection_refused));
+  EXPECT_TRUE(errors::is(errors::join(errors::make("x"), refused), std::errc::connection_refused));
+  EXPECT_FALSE(errors::is(refused, std::errc::connection_reset));
+  EXPECT_FALSE(errors::is(errors::make("connection refused"), std::errc::connection_refused));
+  EXPECT_FALSE(errors::is(error(), std::errc::connection_refused));
 }
 
 TEST(ErrorCode, CodeErrorDirectly) {

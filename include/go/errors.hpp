@@ -126,6 +126,19 @@ class error_impl {
   error_impl& operator=(const error_impl&) = default;
 };
 
+// A value and an error: Go's `(T, error)` results. Destructure it as in Go:
+//
+//   auto [conn, err] = go::net::dial(ctx, "tcp", "127.0.0.1:80");
+//   if (err) return err;
+//
+// When err is non-nil, value is whatever the function documents (usually T's empty
+// state). Copyable and movable as T is.
+template <class T>
+struct result {
+  T value{};
+  error err;
+};
+
 namespace errors {
 
 namespace detail {
@@ -220,6 +233,12 @@ class code_error final : public error_impl {
 // An error carrying `ec`, or nil when `ec` is zero (no error). Its message is
 // ec.message(); errors::as<code_error>(err)->code() recovers `ec`.
 error from_error_code(std::error_code ec);
+
+// True when some error in err's tree is a code_error whose code() is equivalent to
+// `cond` — Go's errors.Is(err, syscall.ECONNREFUSED), spelled
+// errors::is(err, std::errc::connection_refused). Never throws except bad_alloc
+// (see the file comment).
+bool is(const error& err, std::errc cond);
 
 // The error type returned by from_exception: carries a std::exception_ptr.
 class exception_error final : public error_impl {

@@ -1,0 +1,2 @@
+// Placeholder: the HTTP implementation lands in the next commits.
+#include "go/http.hpp"

@@ -1,0 +1,311 @@
+// netpoll.cpp — the runtime's netpoller: one epoll instance, one poller thread.
+//
+// Registration. poll_desc::open adds an fd once, edge-triggered for both directions
+// (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), as Go's netpoll_epoll.go does: interest
+// never changes afterwards, so I/O needs no epoll_ctl per operation. Watches
+// (poll_watch, for libcurl) are level-triggered and change their interest with
+// EPOLL_CTL_MOD.
+//
+// The poller thread blocks in epoll_wait and, for each event, locks the descriptor
+// and, per direction that the event makes ready, sets the `ready` flag and claims
+// every queued waiter (wake_list: claim under the lock, wake after it). For a watch
+// it runs the owner's callback, with no lock held.
+//
+// Waiting (poll_desc::wait). Under the descriptor's lock the waiter checks, in
+// order: closing, the direction's deadline, the ready flag (consumed), the done
+// channel; if none decides, it queues a wait_node on the direction (and one on the
+// done channel, as select does), unlocks and parks — with park_until when a deadline
+// is set. Any wake (readiness, evict, a deadline change, the done channel, the
+// deadline timer) only means "re-evaluate": the waiter dequeues its nodes and loops.
+// Since readiness is a flag set under the same lock the waiter checks before it
+// queues, an edge that arrives between the caller's EAGAIN and the wait is never
+// lost — at worst the caller retries its syscall once more than needed.
+//
+// Descriptor reuse. Descriptors come from a pool and are never freed. The epoll data
+// word holds the descriptor's address (48 bits) and its sequence number (16 bits);
+// release() bumps the sequence, so an event collected before a release — possibly
+// for the next user of the same descriptor — is recognised and dropped. The pool and
+// the epoll instance live until the process exits (the poller thread may still be
+// running while static destructors run, so nothing it touches is ever destroyed).
+#include "go/detail/netpoll.hpp"
+
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "go/context.hpp"
+
+namespace go::detail {
+
+namespace {
+
+constexpr std::uint32_t io_events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+constexpr std::uint32_t read_events = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+constexpr std::uint32_t write_events = EPOLLOUT | EPOLLHUP | EPOLLERR;
+constexpr std::uint32_t wake_token = 1, done_token = 2;
+constexpr std::uint64_t ptr_mask = (std::uint64_t{1} << 48) - 1;
+
+std::atomic<std::size_t> registered{0};
+std::atomic<std::uint64_t> events_seen{0};
+
+// As Go does since 1.19: a program that uses the network may hold many descriptors, so
+// the soft RLIMIT_NOFILE is raised to the hard limit when the netpoller starts.
+void raise_fd_limit() noexcept {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+}  // namespace
+
+struct netpoller {
+  int epfd = -1;
+  spin_mutex pool_mu;
+  poll_desc* free_list = nullptr;
+  std::vector<std::unique_ptr<poll_desc[]>> blocks;  // under pool_mu; never shrinks
+
+  static netpoller& get() {
+    static netpoller* p = [] {
+      raise_fd_limit();
+      auto* np = new netpoller;  // never destroyed: the poller thread outlives main
+      np->epfd = ::epoll_create1(EPOLL_CLOEXEC);
+      if (np->epfd < 0) throw std::system_error(errno, std::system_category(), "gocxx: epoll_create1");
+      std::thread([np] { np->run(); }).detach();
+      return np;
+    }();
+    return *p;
+  }
+
+  poll_desc* alloc() {
+    std::lock_guard lock(pool_mu);
+    if (!free_list) {
+      constexpr std::size_t n = 256;
+      std::unique_ptr<poll_desc[]> block(new poll_desc[n]);
+      for (std::size_t i = 0; i < n; ++i) {
+        block[i].next_free_ = free_list;
+        free_list = &block[i];
+      }
+      blocks.push_back(std::move(block));
+    }
+    poll_desc* d = free_list;
+    free_list = d->next_free_;
+    d->next_free_ = nullptr;
+    return d;
+  }
+
+  void free(poll_desc* d) noexcept {
+    {
+      std::lock_guard lock(d->mu_);
+      ++d->seq_;
+      d->fd_ = -1;
+      d->closing_ = false;
+      d->is_watch_ = false;
+      d->cb_ = nullptr;
+      d->arg_ = nullptr;
+      for (auto& dir : d->dir_) {
+        dir.ready = false;
+        dir.deadline = clock::time_point::max();
+      }
+    }
+    std::lock_guard lock(pool_mu);
+    d->next_free_ = free_list;
+    free_list = d;
+  }
+
+  static std::uint64_t tag(poll_desc* d, std::uint16_t seq) noexcept {
+    return (reinterpret_cast<std::uint64_t>(d) & ptr_mask) | (std::uint64_t{seq} << 48);
+  }
+
+  // Registers d (already holding its fd) with `events`; on failure frees d and throws.
+  void add(poll_desc* d, std::uint32_t events) {
+    std::uint16_t seq;
+    {
+      std::lock_guard lock(d->mu_);
+      seq = d->seq_;
+    }
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = tag(d, seq);
+    if (::epoll_ctl(epfd, EPOLL_CTL_ADD, d->fd_, &ev) != 0) {
+      int e = errno;
+      free(d);
+      throw std::system_error(e, std::system_category(), "gocxx: epoll_ctl(ADD)");
+    }
+    registered.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void remove(poll_desc* d) noexcept {
+    epoll_event ev{};
+    ::epoll_ctl(epfd, EPOLL_CTL_DEL, d->fd_, &ev);  // fails only if the fd was closed early
+    registered.fetch_sub(1, std::memory_order_relaxed);
+    free(d);
+  }
+
+  void dispatch(const epoll_event& ev) noexcept {
+    auto* d = reinterpret_cast<poll_desc*>(ev.data.u64 & ptr_mask);
+    const auto seq = static_cast<std::uint16_t>(ev.data.u64 >> 48);
+    wake_list wakes;
+    poll_watch::callback cb = nullptr;
+    void* arg = nullptr;
+    int fd = -1;
+    {
+      std::lock_guard lock(d->mu_);
+      if (d->seq_ != seq || d->fd_ < 0) return;  // stale: released since
+      if (d->is_watch_) {
+        cb = d->cb_;
+        arg = d->arg_;
+        fd = d->fd_;
+      } else {
+        if (ev.events & read_events) {
+          d->dir_[0].ready = true;
+          d->dir_[0].waiters.claim_all(wakes);
+        }
+        if (ev.events & write_events) {
+          d->dir_[1].ready = true;
+          d->dir_[1].waiters.claim_all(wakes);
+        }
+      }
+    }
+    if (cb) cb(arg, fd, ev.events);
+  }
+
+  [[noreturn]] void run() noexcept {
+    constexpr int max_events = 128;
+    epoll_event events[max_events];
+    for (;;) {
+      int n = ::epoll_wait(epfd, events, max_events, -1);
+      if (n < 0) continue;  // EINTR
+      for (int i = 0; i < n; ++i) dispatch(events[i]);
+      events_seen.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    }
+  }
+};
+
+// ---- poll_desc ----------------------------------------------------------------------
+
+poll_desc* poll_desc::open(int fd) {
+  netpoller& np = netpoller::get();
+  poll_desc* d = np.alloc();
+  {
+    std::lock_guard lock(d->mu_);
+    d->fd_ = fd;
+  }
+  np.add(d, io_events);
+  return d;
+}
+
+poll_status poll_desc::prepare(poll_mode m) noexcept {
+  std::lock_guard lock(mu_);
+  if (closing_) return poll_status::closed;
+  const auto dl = dir_[static_cast<int>(m)].deadline;
+  if (dl != clock::time_point::max() && clock::now() >= dl) return poll_status::timeout;
+  return poll_status::ready;
+}
+
+poll_status poll_desc::wait(poll_mode m, const go::context::done_channel* done) noexcept {
+  direction& dir = dir_[static_cast<int>(m)];
+  for (;;) {
+    waiter w;
+    wait_node node;
+    node.w = &w;
+    node.token = wake_token;
+    wait_node done_node;
+    done_node.w = &w;
+    done_node.token = done_token;
+    clock::time_point dl;
+    {
+      std::lock_guard lock(mu_);
+      if (closing_) return poll_status::closed;
+      dl = dir.deadline;
+      if (dl != clock::time_point::max() && clock::now() >= dl) return poll_status::timeout;
+      if (dir.ready) {
+        dir.ready = false;
+        return poll_status::ready;
+      }
+      if (done && done->is_closed()) return poll_status::canceled;
+      dir.waiters.push_back(&node);
+    }
+    bool park = true;
+    if (done && !done->enqueue(&done_node)) {
+      // Closed in the meantime: claim ourselves, unless a waker already has (then
+      // its wake follows and park returns at once).
+      if (w.try_claim(done_token)) park = false;
+    }
+    if (park) {
+      if (dl == clock::time_point::max()) w.park(); else w.park_until(dl);
+    }
+    {
+      std::lock_guard lock(mu_);
+      dir.waiters.remove(&node);
+    }
+    if (done) done->dequeue(&done_node);
+  }
+}
+
+void poll_desc::set_deadline(poll_mode m, clock::time_point t) noexcept {
+  wake_list wakes;
+  std::lock_guard lock(mu_);
+  direction& dir = dir_[static_cast<int>(m)];
+  dir.deadline = t;
+  dir.waiters.claim_all(wakes);
+}
+
+void poll_desc::evict() noexcept {
+  wake_list wakes;
+  std::lock_guard lock(mu_);
+  closing_ = true;
+  for (auto& dir : dir_) dir.waiters.claim_all(wakes);
+}
+
+void poll_desc::release() noexcept { netpoller::get().remove(this); }
+
+// ---- poll_watch ---------------------------------------------------------------------
+
+poll_watch::poll_watch(int fd, std::uint32_t events, callback cb, void* arg) {
+  netpoller& np = netpoller::get();
+  poll_desc* d = np.alloc();
+  {
+    std::lock_guard lock(d->mu_);
+    d->fd_ = fd;
+    d->is_watch_ = true;
+    d->cb_ = cb;
+    d->arg_ = arg;
+  }
+  np.add(d, events);
+  d_ = d;
+}
+
+void poll_watch::modify(std::uint32_t events) noexcept {
+  if (!d_) return;
+  std::uint16_t seq;
+  {
+    std::lock_guard lock(d_->mu_);
+    seq = d_->seq_;
+  }
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = netpoller::tag(d_, seq);
+  ::epoll_ctl(netpoller::get().epfd, EPOLL_CTL_MOD, d_->fd_, &ev);
+}
+
+void poll_watch::close() noexcept {
+  if (!d_) return;
+  netpoller::get().remove(std::exchange(d_, nullptr));
+}
+
+// ---- test hooks ---------------------------------------------------------------------
+
+std::size_t netpoll_registered() noexcept { return registered.load(std::memory_order_relaxed); }
+std::uint64_t netpoll_events() noexcept { return events_seen.load(std::memory_order_relaxed); }
+
+}  // namespace go::detail
