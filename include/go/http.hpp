@@ -273,6 +273,12 @@ result<StreamResponse> open(const context::Context& ctx, const Request& req);
 // Go's http.ResponseWriter: how a handler builds its response. Set headers, then
 // optionally write_header(code), then write the body. The first write (or flush)
 // sends status 200 if write_header was not called; later header changes are ignored.
+// The server buffers the body and sends it with Content-Length when the handler
+// returns; after flush(), or past 64 KiB, the response streams (chunked unless the
+// handler set Content-Length; to an HTTP/1.0 client, delimited by closing). A body
+// sent without a Content-Type header gets "text/plain; charset=utf-8" (Go sniffs the
+// content instead); a Date header is added. Codes outside 100..999 throw
+// std::invalid_argument (Go panics).
 // Not thread-safe: used by its handler call only.
 class ResponseWriter {
  public:
@@ -336,7 +342,7 @@ class Server {
 
   // Limits (0: none): reading one request's headers and body; writing one response;
   // waiting for the next request on a kept-alive connection; a request body's size
-  // (larger bodies get 413).
+  // (larger bodies get 413). Read when serve() starts.
   clock::duration read_timeout{};
   clock::duration write_timeout{};
   clock::duration idle_timeout{};
@@ -349,7 +355,9 @@ class Server {
   go::error listen_and_serve(std::string_view addr);
 
   // Graceful stop: closes the listeners, closes idle connections, and waits until
-  // every in-flight request has been answered — or ctx is done (returns ctx.err()).
+  // every in-flight request has been answered — or ctx is done (returns ctx.err(),
+  // cancels the remaining handlers' contexts and leaves their connections to close()
+  // or the destructor).
   go::error shutdown(const context::Context& ctx);
   // Immediate stop: closes listeners and every connection; handlers' contexts are
   // canceled. Does not wait for handlers to return (the destructor does).
