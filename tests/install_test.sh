@@ -12,7 +12,9 @@ cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 cmake -S "$src/tests/consumer" -B "$tmp/pkg" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/pkg" >/dev/null
 "$tmp/pkg/consumer"
+"$tmp/pkg/consumer_http"
 
 cmake -S "$src/tests/consumer" -B "$tmp/sub" -DCMAKE_CXX_COMPILER="$cxx" -DGOCXX_SOURCE_DIR="$src" >/dev/null
 cmake --build "$tmp/sub" -j 2 >/dev/null
 "$tmp/sub/consumer"
+"$tmp/sub/consumer_http"

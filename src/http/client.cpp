@@ -1,0 +1,848 @@
+// client.cpp — go/http.hpp's client: libcurl's multi-socket interface driven by the
+// runtime's netpoller and timer heap.
+//
+// The engine. One process-wide object (engine::get(), a leaked static: it is never
+// destroyed, so a netpoller or timer callback can never see it die) owns
+//
+//   * one CURLM multi handle (after curl_global_init, once). Every transfer of every
+//     Client runs in it, so its connection cache gives keep-alive reuse across
+//     requests, clients, tasks and threads (CURLMOPT_MAXCONNECTS = 100 idle
+//     connections, as Go's Transport.MaxIdleConns; no per-host limit on connections
+//     in use, as Go's MaxConnsPerHost = 0);
+//   * one std::mutex, `mu`, the engine lock. Every libcurl call on the multi handle
+//     and on any easy handle while it is in the multi handle is made under it, and so
+//     every libcurl callback (socket, timer, header, write) runs under it. It is held
+//     only for the duration of non-blocking libcurl calls — never across a park — so
+//     a task may take it with a plain std::mutex;
+//   * the socket watches: CURLMOPT_SOCKETFUNCTION turns libcurl's interest in a
+//     socket into a detail::poll_watch (level-triggered, EPOLLIN / EPOLLOUT), kept in
+//     a map from socket to watch; CURL_POLL_REMOVE closes the watch (libcurl calls it
+//     before it closes the socket);
+//   * one runtime timer (detail::timer): CURLMOPT_TIMERFUNCTION arms it for libcurl's
+//     next timeout (`timer_due`; -1 only clears `timer_due`, so a later fire is a
+//     no-op). Stopping the timer under the engine lock could deadlock with its
+//     callback (timer::stop waits for a running callback), so it is only re-armed.
+//
+// Who calls libcurl, and on which thread. Under the engine lock, always:
+//
+//   * the netpoller thread, when a watched socket is ready: the watch's callback calls
+//     curl_multi_socket_action(fd, CURL_CSELECT_*);
+//   * the timer thread, when the engine timer fires at or after `timer_due`:
+//     curl_multi_socket_action(CURL_SOCKET_TIMEOUT);
+//   * the requesting task or thread: curl_multi_add_handle followed by a kick
+//     (curl_multi_socket_action(CURL_SOCKET_TIMEOUT), which starts the transfer at once
+//     instead of a timer-thread round trip later), curl_multi_remove_handle to abort,
+//     and curl_easy_pause(CURLPAUSE_CONT) plus a kick when a stream reader drains
+//     the buffer.
+//
+// Each of them, after its socket_action, drains curl_multi_info_read and completes
+// every finished transfer (engine::drive). So libcurl's header and write callbacks run
+// on whichever of those threads drives the bytes; they only parse and buffer, never
+// park, and report progress by claiming the transfer's waiters into the lock holder's
+// wake_list (engine::wakes), which wakes them after the engine lock is released (the
+// waiter protocol's "claim under the lock, wake after releasing it").
+//
+// The transfer (detail::transfer, one per request, shared by the requesting call and,
+// for Client::open, its BodyReader). Its libcurl easy handle, request headers and
+// body, error buffer and context are set before it starts and not changed after;
+// everything else is under the engine lock. States:
+//
+//   new ──start──▶ active ──libcurl reports CURLMSG_DONE──▶ done (result, os errno)
+//                     │
+//                     └────abort (ctx done, BodyReader::close)──▶ aborted
+//
+// `active` means "in the multi handle": only then can libcurl call back into it.
+// Leaving active always removes the easy handle (curl_multi_remove_handle) under the
+// lock — at completion inside drive(), or by abort(), which makes libcurl drop the
+// connection at once. Along the way, `headers_done` becomes true at the blank line
+// that ends the final response's header block (not a 1xx, and not a 3xx with a
+// Location that libcurl will follow), or with the first body byte, whichever is first.
+//
+// Waiting. A request (send: until done; open: until headers_done or done) and a
+// BodyReader::read (until bytes are buffered, or done / aborted) wait with the
+// runtime's parking primitive: one waiter, with one wait_node in the transfer's
+// wait_queue (token 1, under the engine lock) and one on ctx.done() (token 2, as
+// select does). Whoever claims first wakes it; the waiter then dequeues both nodes
+// and re-checks its condition under the engine lock. Token 2 (the context is done)
+// aborts the transfer and returns a url_error wrapping ctx.err().
+//
+// Back-pressure (open). The write callback buffers body bytes in the transfer; when
+// more than max_buffered (1 MiB) is waiting it returns CURL_WRITEFUNC_PAUSE (libcurl
+// keeps that chunk and stops reading the socket); read() resumes the transfer with
+// curl_easy_pause(CURLPAUSE_CONT) once the buffer is below half of that. send()
+// buffers without limit: it returns the whole body anyway.
+//
+// Invariants.
+//   * libcurl is called only under the engine lock (easy handles not in the multi
+//     handle included: curl_easy_cleanup in ~transfer takes it too).
+//   * A transfer is active only while its owner (the send/open call, then the
+//     BodyReader) holds it: every owner path leaves active (completion or abort)
+//     before dropping its reference, so libcurl's CURLOPT_PRIVATE / callback pointers
+//     never dangle. The engine itself holds no reference.
+//   * Nothing parks or blocks on anything but the engine lock while holding it; the
+//     engine lock is never taken inside another gocxx lock, and only the poll_watch
+//     (epoll_ctl) and timer (heap lock) calls are made under it.
+//   * Waiters are woken only after the engine lock is released.
+//
+// HTTP specifics. HTTP/1.1 only (CURLOPT_HTTP_VERSION), http and https only, no
+// transparent decompression (unlike Go's gzip), signals off (CURLOPT_NOSIGNAL), proxies
+// from the environment as libcurl reads them (http_proxy, https_proxy, no_proxy),
+// except that loopback addresses are never proxied (as Go's ProxyFromEnvironment).
+// libcurl's default "Accept: */*", "Expect: 100-continue" and form Content-Type are
+// suppressed, as Go sends none of them. Redirects are libcurl's (CURLOPT_FOLLOWLOCATION
+// with CURLOPT_MAXREDIRS): a POST becomes a GET on 301, 302 and 303 as in Go, but a
+// method set with CURLOPT_CUSTOMREQUEST (PUT, DELETE, ...) is kept across a 303
+// (Go switches to GET) — a libcurl limitation.
+#include <curl/curl.h>
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+#include "go/detail/netpoll.hpp"
+#include "go/detail/timer.hpp"
+#include "go/detail/waiter.hpp"
+#include "go/http.hpp"
+
+namespace go::http {
+namespace detail {
+namespace {
+
+using go::detail::wait_node;
+using go::detail::waiter;
+using go::detail::wake_list;
+
+// A stream reader's buffer limit: above it the transfer is paused; it resumes when
+// the reader has brought the buffer below resume_below.
+constexpr std::size_t max_buffered = std::size_t{1} << 20;
+constexpr std::size_t resume_below = max_buffered / 2;
+
+// Go's Transport.MaxIdleConns: idle connections kept for reuse.
+constexpr long max_idle_connections = 100;
+
+struct easy_deleter {
+  void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
+};
+struct slist_deleter {
+  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+};
+struct multi_deleter {
+  void operator()(CURLM* m) const noexcept { curl_multi_cleanup(m); }
+};
+using easy_ptr = std::unique_ptr<CURL, easy_deleter>;
+using slist_ptr = std::unique_ptr<curl_slist, slist_deleter>;
+using multi_ptr = std::unique_ptr<CURLM, multi_deleter>;
+
+class engine;
+
+}  // namespace
+
+// One request in the engine. See the file comment for its states and locking.
+struct transfer {
+  transfer() = default;
+  transfer(const transfer&) = delete;
+  transfer& operator=(const transfer&) = delete;
+  ~transfer();
+
+  // ---- set before start, immutable afterwards ----
+  slist_ptr headers;           // CURLOPT_HTTPHEADER (must outlive the easy handle's use)
+  easy_ptr easy;
+  std::string req_body;        // CURLOPT_POSTFIELDS points here
+  std::string op;              // "Get", "Post", ... (url_error)
+  std::string url;             // the request URL (url_error)
+  context::Context ctx;        // the request's context (BodyReader::read waits on it)
+  bool streaming = false;      // Client::open: pause above max_buffered
+  bool follow = false;         // libcurl follows redirects
+  char errbuf[CURL_ERROR_SIZE] = {};
+
+  // ---- under the engine lock ----
+  bool active = false;         // in the multi handle
+  bool aborted = false;        // removed before completion (abort_err says why)
+  go::error abort_err;
+  bool done = false;           // libcurl finished it (result, os_errno, ...)
+  CURLcode result = CURLE_OK;
+  long os_errno = 0;
+  long redirects = 0;
+  std::string primary_ip;
+  long primary_port = 0;
+  bool headers_done = false;   // the final header block is complete
+  int status_code = 0;
+  std::string status, proto;
+  Header header;
+  std::string effective_url;
+  std::string buf;             // body bytes received and not yet read
+  std::size_t off = 0;         // buf's read position
+  bool paused = false;         // the write callback returned CURL_WRITEFUNC_PAUSE
+  go::detail::wait_queue waiters;
+
+  std::size_t pending() const noexcept { return buf.size() - off; }
+};
+
+namespace {
+
+// The process-wide curl engine. See the file comment.
+class engine {
+ public:
+  static engine& get() {
+    static engine* e = new engine;  // immortal: callbacks may run until the process ends
+    return *e;
+  }
+
+  std::mutex mu;
+  // The wake_list of the current holder of mu (set by `locked`): callbacks running
+  // under the lock claim waiters into it.
+  wake_list* wakes = nullptr;
+
+  // Adds t to the multi handle and starts it. Under the lock.
+  CURLMcode start(transfer& t) noexcept {
+    CURLMcode rc = curl_multi_add_handle(multi_.get(), t.easy.get());
+    if (rc != CURLM_OK) return rc;
+    t.active = true;
+    drive(CURL_SOCKET_TIMEOUT, 0);
+    return CURLM_OK;
+  }
+
+  // Removes an active transfer before it completes (libcurl closes its connection)
+  // and wakes its waiters. Under the lock.
+  void abort(transfer& t, go::error why) noexcept {
+    if (!t.active) return;
+    curl_multi_remove_handle(multi_.get(), t.easy.get());
+    t.active = false;
+    t.aborted = true;
+    t.abort_err = std::move(why);
+    t.waiters.claim_all(*wakes);
+  }
+
+  // Resumes a transfer paused by its write callback. Under the lock.
+  void resume(transfer& t) noexcept {
+    if (!t.active || !t.paused) return;
+    t.paused = false;
+    curl_easy_pause(t.easy.get(), CURLPAUSE_CONT);  // may call the write callback again
+    drive(CURL_SOCKET_TIMEOUT, 0);
+  }
+
+  // One curl_multi_socket_action, then completes every finished transfer. Under the lock.
+  void drive(curl_socket_t s, int ev_bitmask) noexcept {
+    int running = 0;
+    curl_multi_socket_action(multi_.get(), s, ev_bitmask, &running);
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi_.get(), &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      CURL* h = m->easy_handle;
+      const CURLcode result = m->data.result;  // m dies with the removal below
+      char* priv = nullptr;
+      curl_easy_getinfo(h, CURLINFO_PRIVATE, &priv);
+      auto* t = reinterpret_cast<transfer*>(priv);
+      if (t == nullptr || !t->active) continue;
+      complete(*t, result);
+    }
+  }
+
+ private:
+  engine() : timer_([this] { on_timer_fire(); }) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    multi_.reset(curl_multi_init());
+    if (!multi_) throw std::bad_alloc();
+    CURLM* m = multi_.get();
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &engine::on_socket);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &engine::on_timeout_change);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, this);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, max_idle_connections);
+  }
+
+  void complete(transfer& t, CURLcode result) noexcept {
+    CURL* h = t.easy.get();
+    t.result = result;
+    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &t.os_errno);
+    curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &t.redirects);
+    curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &t.primary_port);
+    try {
+      char* s = nullptr;
+      if (curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &s) == CURLE_OK && s) t.effective_url = s;
+      s = nullptr;
+      if (curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &s) == CURLE_OK && s) t.primary_ip = s;
+    } catch (...) {  // std::bad_alloc: the strings stay as they were
+    }
+    if (t.status_code == 0) {
+      long code = 0;
+      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+      t.status_code = static_cast<int>(code);
+    }
+    curl_multi_remove_handle(multi_.get(), h);
+    t.active = false;
+    t.done = true;
+    t.headers_done = true;
+    t.waiters.claim_all(*wakes);
+  }
+
+  // CURLMOPT_SOCKETFUNCTION: mirror libcurl's interest in s with a poll_watch.
+  static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void*) {
+    auto& e = *static_cast<engine*>(userp);
+    try {
+      if (what == CURL_POLL_REMOVE) {
+        e.watches_.erase(s);  // ~poll_watch unregisters the fd
+        return 0;
+      }
+      std::uint32_t events = 0;
+      if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= EPOLLIN;
+      if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= EPOLLOUT;
+      if (auto it = e.watches_.find(s); it != e.watches_.end()) {
+        it->second.modify(events);
+      } else {
+        e.watches_.emplace(s, go::detail::poll_watch(s, events, &engine::on_ready, &e));
+      }
+      return 0;
+    } catch (...) {  // epoll refused the fd, or std::bad_alloc: libcurl fails the transfer
+      return -1;
+    }
+  }
+
+  // poll_watch callback, on the netpoller thread.
+  static void on_ready(void* arg, int fd, std::uint32_t events);
+
+  // CURLMOPT_TIMERFUNCTION: libcurl's next timeout, in ms (-1: none).
+  static int on_timeout_change(CURLM*, long timeout_ms, void* userp) {
+    auto& e = *static_cast<engine*>(userp);
+    if (timeout_ms < 0) {
+      e.timer_due_ = clock::time_point::max();
+      return 0;
+    }
+    e.timer_due_ = clock::now() + std::chrono::milliseconds(timeout_ms);
+    try {
+      e.timer_.reset(e.timer_due_);
+    } catch (...) {  // the timer thread could not start
+      return -1;
+    }
+    return 0;
+  }
+
+  // The engine timer's callback, on the timer thread.
+  void on_timer_fire() noexcept;
+
+  multi_ptr multi_;  // never destroyed (the engine is immortal)
+  std::unordered_map<curl_socket_t, go::detail::poll_watch> watches_;
+  go::detail::timer timer_;
+  clock::time_point timer_due_ = clock::time_point::max();
+};
+
+// The engine lock, with the wake_list its callbacks claim into: waiters are woken
+// after the mutex is released (members are destroyed in reverse order).
+class locked {
+ public:
+  explicit locked(engine& e) : e_(e), lock_(e.mu) { e_.wakes = &wakes_; }
+  locked(const locked&) = delete;
+  locked& operator=(const locked&) = delete;
+  ~locked() { e_.wakes = nullptr; }
+
+ private:
+  engine& e_;
+  wake_list wakes_;                   // destroyed last: wakes after the unlock
+  std::unique_lock<std::mutex> lock_;
+};
+
+void engine::on_ready(void* arg, int fd, std::uint32_t events) {
+  auto& e = *static_cast<engine*>(arg);
+  int mask = 0;
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) mask |= CURL_CSELECT_IN;
+  if (events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+  if (events & EPOLLERR) mask |= CURL_CSELECT_ERR;
+  locked l(e);
+  e.drive(fd, mask);
+}
+
+void engine::on_timer_fire() noexcept {
+  locked l(*this);
+  if (clock::now() < timer_due_) return;  // cleared or moved later since it was armed
+  timer_due_ = clock::time_point::max();
+  drive(CURL_SOCKET_TIMEOUT, 0);
+}
+
+// ---- libcurl's easy callbacks (under the engine lock) --------------------------------
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Whether a just-completed header block is the final response's: not an interim
+// 1xx, and not a redirect that libcurl is about to follow (libcurl follows any 3xx
+// with a non-empty Location when CURLOPT_FOLLOWLOCATION is on).
+bool is_final_block(const transfer& t) {
+  if (t.status_code >= 100 && t.status_code < 200 && t.status_code != 101) return false;
+  if (t.follow && t.status_code >= 300 && t.status_code < 400 && !t.header.get("Location").empty()) return false;
+  return true;
+}
+
+// CURLOPT_HEADERFUNCTION: one line at a time, status lines included, for every
+// response (interim, redirects, the final one), then trailers.
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* userp) {
+  auto& t = *static_cast<transfer*>(userp);
+  const std::size_t len = size * n;
+  if (t.headers_done) return len;  // trailers
+  try {
+    std::string_view line = trim(std::string_view(data, len));
+    if (line.starts_with("HTTP/")) {
+      // A new response: "HTTP/1.1 200 OK". Go: Status is what follows the protocol,
+      // left-trimmed; the code is its first word.
+      t.header = Header();
+      const std::size_t sp = line.find(' ');
+      t.proto = std::string(line.substr(0, sp));
+      std::string_view rest = sp == std::string_view::npos ? std::string_view() : trim(line.substr(sp + 1));
+      t.status = std::string(rest);
+      int code = 0;
+      for (char c : rest.substr(0, rest.find(' '))) {
+        if (c < '0' || c > '9' || code > 999) { code = 0; break; }
+        code = code * 10 + (c - '0');
+      }
+      t.status_code = code;
+      if (t.proto == "HTTP/2") t.proto = "HTTP/2.0";  // Go's spelling
+      return len;
+    }
+    if (line.empty()) {
+      if (t.status_code != 0 && is_final_block(t)) {
+        t.headers_done = true;
+        char* u = nullptr;
+        if (curl_easy_getinfo(t.easy.get(), CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u) t.effective_url = u;
+        t.waiters.claim_all(*engine::get().wakes);
+      }
+      return len;
+    }
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return len;  // not a field; ignore
+    t.header.add(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    return len;
+  } catch (...) {  // std::bad_alloc: fail the transfer (CURLE_WRITE_ERROR)
+    return 0;
+  }
+}
+
+// CURLOPT_WRITEFUNCTION: body bytes of the final response.
+std::size_t on_write(char* data, std::size_t size, std::size_t n, void* userp) {
+  auto& t = *static_cast<transfer*>(userp);
+  const std::size_t len = size * n;
+  if (t.streaming && t.pending() >= max_buffered) {
+    t.paused = true;  // libcurl keeps this chunk and delivers it again on resume
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  try {
+    if (t.off > 0 && t.off == t.buf.size()) {
+      t.buf.clear();
+      t.off = 0;
+    }
+    t.buf.append(data, len);
+  } catch (...) {  // std::bad_alloc: fail the transfer (CURLE_WRITE_ERROR)
+    return 0;
+  }
+  t.headers_done = true;
+  if (t.streaming) t.waiters.claim_all(*engine::get().wakes);
+  return len;
+}
+
+// ---- waiting -------------------------------------------------------------------------
+
+// Waits until ready() holds (evaluated under the engine lock) or `done` closes.
+// Returns whether ready() held; false means the context is done. A task parks, a
+// thread blocks.
+template <class Pred>
+bool wait_until_ready(engine& e, transfer& t, const context::done_channel& done, Pred ready) {
+  for (;;) {
+    waiter w;
+    wait_node tn;
+    tn.w = &w;
+    tn.token = 1;
+    wait_node dn;
+    dn.w = &w;
+    dn.token = 2;
+    {
+      locked l(e);
+      if (ready()) return true;
+      t.waiters.push_back(&tn);
+    }
+    bool self_claimed = false;
+    if (!done.enqueue(&dn) && w.try_claim(2)) self_claimed = true;  // already done
+    if (!self_claimed) w.park();
+    const bool ctx_done = w.token() == 2;
+    bool ok = false;
+    {
+      locked l(e);
+      t.waiters.remove(&tn);
+      ok = ready();
+    }
+    done.dequeue(&dn);
+    if (ok) return true;
+    if (ctx_done) return false;
+  }
+}
+
+// ---- errors --------------------------------------------------------------------------
+
+// Go's urlErrorOp: "GET" -> "Get".
+std::string url_error_op(std::string_view method) {
+  if (method.empty()) return "Get";
+  std::string op(method);
+  for (std::size_t i = 1; i < op.size(); ++i) {
+    if (op[i] >= 'A' && op[i] <= 'Z') op[i] = static_cast<char>(op[i] - 'A' + 'a');
+  }
+  return op;
+}
+
+go::error make_url_error(const transfer& t, go::error cause, bool use_final_url = false) {
+  const std::string& u = use_final_url && !t.effective_url.empty() ? t.effective_url : t.url;
+  return go::errors::make_error<url_error>(t.op, u, std::move(cause));
+}
+
+// The url_error for a finished transfer whose result is not CURLE_OK, or for an
+// aborted one. Called by the transfer's owner once it is no longer active.
+go::error transfer_error(const transfer& t) {
+  if (t.aborted) return make_url_error(t, t.abort_err);
+  if (go::error ce = t.ctx.err()) return make_url_error(t, ce);
+  const bool moved = t.redirects > 0;
+  switch (t.result) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return make_url_error(t, net::err_deadline_exceeded, moved);
+    case CURLE_TOO_MANY_REDIRECTS:
+      return make_url_error(
+          t, go::errors::make("stopped after " + std::to_string(t.redirects) + " redirects"), true);
+    case CURLE_COULDNT_CONNECT:
+      if (t.os_errno != 0) {
+        std::string addr = t.primary_ip;
+        if (!addr.empty()) {
+          if (addr.find(':') != std::string::npos) addr = "[" + addr + "]";
+          addr += ":" + std::to_string(t.primary_port);
+        }
+        auto sys = go::errors::make_error<net::syscall_error>(
+            "connect", std::error_code(static_cast<int>(t.os_errno), std::system_category()));
+        return make_url_error(t, go::errors::make_error<net::op_error>("dial", "tcp", "", addr, sys), moved);
+      }
+      break;
+    default:
+      break;
+  }
+  std::string msg = t.errbuf[0] != '\0' ? std::string(t.errbuf) : std::string(curl_easy_strerror(t.result));
+  return make_url_error(t, go::errors::make_error<curl_error>(static_cast<int>(t.result), std::move(msg)), moved);
+}
+
+// ---- building a transfer --------------------------------------------------------------
+
+// Loopback is never proxied: no_proxy from the environment plus the loopback names.
+const std::string& no_proxy_list() {
+  static const std::string list = [] {
+    std::string l = "localhost,127.0.0.1,::1";
+    for (const char* var : {"no_proxy", "NO_PROXY"}) {
+      if (const char* v = std::getenv(var); v != nullptr && *v != '\0') {
+        // libcurl honours "*" (no proxy at all) only as the whole list.
+        l = std::string_view(v) == "*" ? std::string("*") : std::string(v) + "," + l;
+        break;
+      }
+    }
+    return l;
+  }();
+  return list;
+}
+
+std::string upper(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return r;
+}
+
+// RFC 7230 token characters (method names, header field names).
+bool is_token(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (c <= ' ' || c >= 0x7f || std::strchr("\"(),/:;<=>?@[\\]{}", c) != nullptr) return false;
+  }
+  return true;
+}
+
+// Go's checks before a request goes out: a valid method and header fields (no CR or
+// LF smuggled into the request head). Nil when req is well-formed.
+go::error validate(const Request& req) {
+  if (!req.method.empty() && !is_token(req.method)) {
+    return go::errors::make("net/http: invalid method \"" + req.method + "\"");
+  }
+  for (const auto& [k, v] : req.header.entries()) {
+    if (!is_token(k)) return go::errors::make("net/http: invalid header field name \"" + k + "\"");
+    if (v.find_first_of("\r\n") != std::string::npos || v.find('\0') != std::string::npos) {
+      return go::errors::make("net/http: invalid header field value for \"" + k + "\"");
+    }
+  }
+  return nullptr;
+}
+
+// A new transfer for req, not started; or the error that prevents it (url_error).
+result<std::shared_ptr<transfer>> make_transfer(const Client& c, const context::Context& ctx, const Request& req,
+                                                bool streaming) {
+  engine::get();  // curl_global_init before the first curl_easy_init
+  auto t = std::make_shared<transfer>();
+  t->op = url_error_op(req.method);
+  t->url = req.url;
+  t->ctx = ctx;
+  t->streaming = streaming;
+  t->follow = c.max_redirects > 0;
+  if (go::error e = validate(req)) return {nullptr, make_url_error(*t, std::move(e))};
+  {
+    std::lock_guard lock(engine::get().mu);
+    t->easy.reset(curl_easy_init());
+  }
+  if (!t->easy) {
+    return {nullptr, make_url_error(*t, go::errors::make_error<curl_error>(CURLE_OUT_OF_MEMORY,
+                                                                           "curl_easy_init failed"))};
+  }
+  CURL* h = t->easy.get();
+  transfer* tp = t.get();
+
+  // Request headers: the caller's, then suppress libcurl's defaults that Go does not send.
+  const Header& hd = req.header;
+  auto append = [&](const std::string& line) {
+    // Returns the list's head: a new one only for the first line.
+    curl_slist* head = curl_slist_append(t->headers.get(), line.c_str());
+    if (head == nullptr) throw std::bad_alloc();
+    if (!t->headers) t->headers.reset(head);
+  };
+  for (const auto& [k, v] : hd.entries()) append(v.empty() ? k + ";" : k + ": " + v);
+  if (!hd.has("Accept")) append("Accept:");
+  if (!hd.has("Expect")) append("Expect:");
+
+  const std::string method = req.method.empty() ? std::string("GET") : upper(req.method);
+  const bool with_body = !req.body.empty() || method == "POST" || method == "PUT" || method == "PATCH";
+  if (with_body && !hd.has("Content-Type")) append("Content-Type:");
+
+  curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(h, CURLOPT_PRIVATE, tp);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, tp->errbuf);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_NOPROXY, no_proxy_list().c_str());
+  curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, tp);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_write);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, tp);
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, t->follow ? 1L : 0L);
+  curl_easy_setopt(h, CURLOPT_MAXREDIRS, static_cast<long>(std::max(c.max_redirects, 0)));
+  const clock::duration timeout = req.timeout > clock::duration::zero() ? req.timeout : c.timeout;
+  if (timeout > clock::duration::zero()) {
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::min<decltype(ms)>(ms, 0x7fffffff)));
+  }
+  if (c.insecure_skip_verify) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (!c.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, c.ca_file.c_str());
+  if (!hd.has("User-Agent") && !c.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, c.user_agent.c_str());
+  if (t->headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers.get());
+
+  if (method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (with_body) {
+    t->req_body = req.body;
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->req_body.size()));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->req_body.data());
+    if (method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  } else if (method != "GET") {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+  return {std::move(t), nullptr};
+}
+
+// Starts t and waits until ready() holds or ctx is done (then aborts t). Returns nil
+// when ready() held, else the url_error to return.
+template <class Pred>
+go::error run_until(const context::Context& ctx, transfer& t, Pred ready) {
+  if (go::error ce = ctx.err()) return make_url_error(t, ce);
+  engine& e = engine::get();
+  {
+    locked l(e);
+    if (CURLMcode rc = e.start(t); rc != CURLM_OK) {
+      return make_url_error(t, go::errors::make_error<curl_error>(static_cast<int>(rc), curl_multi_strerror(rc)));
+    }
+  }
+  const context::done_channel done = ctx.done();
+  if (wait_until_ready(e, t, done, ready)) return nullptr;
+  locked l(e);
+  e.abort(t, ctx.err());
+  return make_url_error(t, ctx.err());
+}
+
+// The error, if any, of a transfer that is no longer active. Under the engine lock.
+go::error finished_error(const transfer& t) {
+  if (t.aborted || t.result != CURLE_OK) return transfer_error(t);
+  return nullptr;
+}
+
+// Returned by read() after close().
+const go::error err_body_closed = go::errors::make("http: read on closed response body");
+
+}  // namespace
+
+transfer::~transfer() {
+  if (!easy) return;
+  std::lock_guard lock(engine::get().mu);  // libcurl is only called under the engine lock
+  easy.reset();
+}
+
+}  // namespace detail
+
+// ---- Client -----------------------------------------------------------------------------
+
+result<Response> Client::send(const context::Context& ctx, const Request& req) const {
+  using namespace detail;
+  auto made = make_transfer(*this, ctx, req, false);
+  if (made.err) return {{}, std::move(made.err)};
+  std::shared_ptr<transfer> t = std::move(made.value);
+  if (go::error e = run_until(ctx, *t, [&] { return t->done; })) return {{}, std::move(e)};
+  // Done: no longer active, so nothing else touches t (the last writes happened under
+  // the lock that the wait's final check took).
+  if (go::error e = [&] {
+        std::lock_guard lock(engine::get().mu);
+        return finished_error(*t);
+      }()) {
+    return {{}, std::move(e)};
+  }
+  Response r;
+  r.status_code = t->status_code;
+  r.status = std::move(t->status);
+  r.proto = std::move(t->proto);
+  r.header = std::move(t->header);
+  r.body = std::move(t->buf);
+  r.url = t->effective_url.empty() ? t->url : std::move(t->effective_url);
+  return {std::move(r), nullptr};
+}
+
+result<StreamResponse> Client::open(const context::Context& ctx, const Request& req) const {
+  using namespace detail;
+  auto made = make_transfer(*this, ctx, req, true);
+  if (made.err) return {{}, std::move(made.err)};
+  std::shared_ptr<transfer> t = std::move(made.value);
+  if (go::error e = run_until(ctx, *t, [&] { return t->headers_done || t->done; })) return {{}, std::move(e)};
+  StreamResponse r;
+  {
+    locked l(engine::get());
+    if (t->done) {
+      if (go::error e = finished_error(*t)) return {{}, std::move(e)};
+    }
+    // The header callback ignores everything after the final block (trailers), so
+    // these fields no longer change; copy them under the lock all the same.
+    r.status_code = t->status_code;
+    r.status = t->status;
+    r.proto = t->proto;
+    r.header = t->header;
+    r.url = t->effective_url.empty() ? t->url : t->effective_url;
+  }
+  r.body = BodyReader(std::move(t));
+  return {std::move(r), nullptr};
+}
+
+result<Response> Client::get(const context::Context& ctx, std::string_view url) const {
+  Request r;
+  r.method = "GET";
+  r.url = std::string(url);
+  return send(ctx, r);
+}
+
+result<Response> Client::head(const context::Context& ctx, std::string_view url) const {
+  Request r;
+  r.method = "HEAD";
+  r.url = std::string(url);
+  return send(ctx, r);
+}
+
+result<Response> Client::post(const context::Context& ctx, std::string_view url, std::string_view content_type,
+                              std::string body) const {
+  Request r;
+  r.method = "POST";
+  r.url = std::string(url);
+  r.header.set("Content-Type", content_type);
+  r.body = std::move(body);
+  return send(ctx, r);
+}
+
+Client& default_client() noexcept {
+  static Client& c = *new Client;  // never destroyed: tasks may still use it at exit
+  return c;
+}
+
+result<Response> get(const context::Context& ctx, std::string_view url) { return default_client().get(ctx, url); }
+result<Response> head(const context::Context& ctx, std::string_view url) { return default_client().head(ctx, url); }
+result<Response> post(const context::Context& ctx, std::string_view url, std::string_view content_type,
+                      std::string body) {
+  return default_client().post(ctx, url, content_type, std::move(body));
+}
+result<Response> send(const context::Context& ctx, const Request& req) { return default_client().send(ctx, req); }
+result<StreamResponse> open(const context::Context& ctx, const Request& req) {
+  return default_client().open(ctx, req);
+}
+
+// ---- BodyReader ------------------------------------------------------------------------
+
+BodyReader::BodyReader(std::shared_ptr<detail::transfer> t) noexcept : t_(std::move(t)) {}
+
+BodyReader::BodyReader(BodyReader&& o) noexcept = default;
+
+BodyReader& BodyReader::operator=(BodyReader&& o) noexcept {
+  if (this != &o) {
+    close();
+    t_ = std::move(o.t_);
+  }
+  return *this;
+}
+
+BodyReader::~BodyReader() { close(); }
+
+void BodyReader::close() noexcept {
+  if (!t_) return;
+  {
+    detail::locked l(detail::engine::get());
+    detail::engine::get().abort(*t_, detail::err_body_closed);
+  }
+  t_.reset();  // ~transfer takes the engine lock: not under it
+}
+
+io::result BodyReader::read(std::span<char> buf) {
+  using namespace detail;
+  if (!t_) return {0, detail::err_body_closed};
+  if (buf.empty()) return {0, nullptr};
+  transfer& t = *t_;
+  engine& e = engine::get();
+  const context::done_channel done = t.ctx.done();
+  const bool ready = wait_until_ready(e, t, done, [&] { return t.pending() > 0 || !t.active; });
+  locked l(e);
+  if (!ready) e.abort(t, t.ctx.err());
+  if (t.pending() > 0) {
+    const std::size_t n = std::min(buf.size(), t.pending());
+    std::memcpy(buf.data(), t.buf.data() + t.off, n);
+    t.off += n;
+    if (t.off == t.buf.size()) {
+      t.buf.clear();
+      t.off = 0;
+    } else if (t.off >= resume_below) {
+      t.buf.erase(0, t.off);  // keep the buffer bounded
+      t.off = 0;
+    }
+    if (t.paused && t.pending() < resume_below) e.resume(t);
+    return {n, nullptr};
+  }
+  if (go::error err = finished_error(t)) return {0, std::move(err)};
+  return {0, io::eof};
+}
+
+}  // namespace go::http
