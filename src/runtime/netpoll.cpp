@@ -1,4 +1,5 @@
-// netpoll.cpp — the runtime's netpoller: one epoll instance, one poller thread.
+// netpoll.cpp — the runtime's netpoller: one epoll instance, polled by the workers
+// and by one poller thread.
 //
 // Registration. poll_desc::open adds an fd once, edge-triggered for both directions
 // (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), as Go's netpoll_epoll.go does: interest
@@ -6,10 +7,20 @@
 // (poll_watch, for libcurl) are level-triggered and change their interest with
 // EPOLL_CTL_MOD.
 //
-// The poller thread blocks in epoll_wait and, for each event, locks the descriptor
-// and, per direction that the event makes ready, sets the `ready` flag and claims
-// every queued waiter (wake_list: claim under the lock, wake after it). For a watch
-// it runs the owner's callback, with no lock held.
+// Polling. For each event the poller locks the descriptor and, per direction that the
+// event makes ready, sets the `ready` flag and claims every queued waiter (wake_list:
+// claim under the lock, wake after it). For a watch it runs the owner's callback,
+// with no lock held. Who polls (Go's design, with a thread standing in for the
+// blocked M):
+//   * a worker that runs out of work calls netpoll_harvest() — epoll_wait without
+//     blocking — before it spins, and again every few spins; the tasks it wakes that
+//     live on it go straight to its ready list, with no cross-thread wake;
+//   * the poller thread blocks in epoll_wait while at least one worker sleeps (then
+//     nobody else would notice an event soon). While every worker is awake it polls
+//     without blocking between naps of 20 µs (doubling to 500 µs while polls come
+//     back empty), so a busy system takes events in batches instead of paying a
+//     thread wake-up per event; a worker going to sleep ends the nap at once
+//     (netpoll_worker_sleeping), so an idle system's latency stays one wake-up.
 //
 // Waiting (poll_desc::wait). Under the descriptor's lock the waiter checks, in
 // order: closing, the direction's deadline, the ready flag (consumed), the done
@@ -42,6 +53,8 @@
 #include <vector>
 
 #include "go/context.hpp"
+#include "runtime/platform.hpp"
+#include "runtime/scheduler.hpp"
 
 namespace go::detail {
 
@@ -56,6 +69,12 @@ constexpr std::uint64_t ptr_mask = (std::uint64_t{1} << 48) - 1;
 std::atomic<std::size_t> registered{0};
 std::atomic<std::uint64_t> events_seen{0};
 
+// The poller thread's nap while every worker is awake: starts short after a poll that
+// found events, doubles up to the maximum while polls come back empty.
+constexpr auto min_nap = std::chrono::microseconds(20);
+constexpr auto max_nap = std::chrono::microseconds(500);
+constexpr int max_events = 128;
+
 // As Go does since 1.19: a program that uses the network may hold many descriptors, so
 // the soft RLIMIT_NOFILE is raised to the hard limit when the netpoller starts.
 void raise_fd_limit() noexcept {
@@ -68,8 +87,13 @@ void raise_fd_limit() noexcept {
 
 }  // namespace
 
+struct netpoller;
+std::atomic<netpoller*> g_poller{nullptr};
+
 struct netpoller {
   int epfd = -1;
+  std::atomic<std::uint32_t> napping{0};   // futex word: 1 while the poller thread naps
+  std::atomic<bool> harvesting{false};     // a worker is polling (one at a time)
   spin_mutex pool_mu;
   poll_desc* free_list = nullptr;
   std::vector<std::unique_ptr<poll_desc[]>> blocks;  // under pool_mu; never shrinks
@@ -80,6 +104,7 @@ struct netpoller {
       auto* np = new netpoller;  // never destroyed: the poller thread outlives main
       np->epfd = ::epoll_create1(EPOLL_CLOEXEC);
       if (np->epfd < 0) throw std::system_error(errno, std::system_category(), "gocxx: epoll_create1");
+      g_poller.store(np, std::memory_order_release);
       std::thread([np] { np->run(); }).detach();
       return np;
     }();
@@ -179,14 +204,39 @@ struct netpoller {
     if (cb) cb(arg, fd, ev.events);
   }
 
-  [[noreturn]] void run() noexcept {
-    constexpr int max_events = 128;
+  // Takes the ready events (blocking up to timeout_ms; 0: not at all) and dispatches
+  // them. Returns how many there were.
+  int poll(int timeout_ms) noexcept {
     epoll_event events[max_events];
+    int n = ::epoll_wait(epfd, events, max_events, timeout_ms);
+    if (n <= 0) return 0;  // none, or EINTR
+    for (int i = 0; i < n; ++i) dispatch(events[i]);
+    events_seen.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    return n;
+  }
+
+  // The poller thread. While some worker sleeps, it blocks in epoll_wait and wakes
+  // each event's waiters at once. While every worker is awake, the workers poll
+  // themselves whenever they run out of work (netpoll_harvest), as Go's do; the
+  // thread then only polls between naps, so that a burst of events is taken in one
+  // batch instead of costing a thread wake-up each — a worker that goes to sleep cuts
+  // the nap short (netpoll_worker_sleeping).
+  [[noreturn]] void run() noexcept {
+    auto nap = std::chrono::steady_clock::duration(min_nap);
     for (;;) {
-      int n = ::epoll_wait(epfd, events, max_events, -1);
-      if (n < 0) continue;  // EINTR
-      for (int i = 0; i < n; ++i) dispatch(events[i]);
-      events_seen.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+      if (idle_workers() != 0) {
+        nap = min_nap;
+        poll(-1);
+        continue;
+      }
+      nap = poll(0) > 0 ? std::chrono::steady_clock::duration(min_nap) : std::min<std::chrono::steady_clock::duration>(nap * 2, max_nap);
+      napping.store(1, std::memory_order_seq_cst);
+      full_fence();
+      if (idle_workers() == 0) {
+        const auto until = std::chrono::steady_clock::now() + nap;
+        futex_wait(&napping, 1, &until);
+      }
+      napping.store(0, std::memory_order_relaxed);
     }
   }
 };
@@ -301,6 +351,29 @@ void poll_watch::modify(std::uint32_t events) noexcept {
 void poll_watch::close() noexcept {
   if (!d_) return;
   netpoller::get().remove(std::exchange(d_, nullptr));
+}
+
+// ---- scheduler hooks ----------------------------------------------------------------
+
+bool netpoll_harvest() noexcept {
+  netpoller* np = g_poller.load(std::memory_order_acquire);
+  if (!np || registered.load(std::memory_order_relaxed) == 0) return false;
+  if (np->harvesting.load(std::memory_order_relaxed) || np->harvesting.exchange(true, std::memory_order_acquire)) {
+    return false;
+  }
+  const int n = np->poll(0);
+  np->harvesting.store(false, std::memory_order_release);
+  return n > 0;
+}
+
+void netpoll_worker_sleeping() noexcept {
+  netpoller* np = g_poller.load(std::memory_order_acquire);
+  if (!np) return;
+  std::uint32_t one = 1;
+  if (np->napping.load(std::memory_order_seq_cst) == 1 &&
+      np->napping.compare_exchange_strong(one, 0, std::memory_order_acq_rel)) {
+    futex_wake(&np->napping);
+  }
 }
 
 // ---- test hooks ---------------------------------------------------------------------

@@ -101,6 +101,15 @@ thread_local worker* tls_worker __attribute__((tls_model("initial-exec"))) = nul
 
 runtime_state& rt() noexcept { return *g_rt.load(std::memory_order_acquire); }
 
+}  // namespace
+
+int idle_workers() noexcept {
+  runtime_state* r = g_rt.load(std::memory_order_acquire);
+  return r ? r->idle_count.load(std::memory_order_seq_cst) : -1;
+}
+
+namespace {
+
 // ---- exception state --------------------------------------------------------------
 
 eh_state* thread_eh_globals() noexcept { return reinterpret_cast<eh_state*>(abi::__cxa_get_globals()); }
@@ -451,7 +460,10 @@ bool spin(runtime_state& r, worker* w) noexcept {
   for (int i = 0; !found; ++i) {
     for (int k = 0; k < 32; ++k) cpu_relax();
     found = has_local_work(w) || any_runq_work(r, w) || r.exiting.load(std::memory_order_relaxed);
-    if ((i & 7) == 7 && std::chrono::steady_clock::now() > until) break;
+    if ((i & 7) == 7) {
+      if (!found) found = netpoll_harvest();  // woken I/O waiters of this worker are local now
+      if (!found && std::chrono::steady_clock::now() > until) break;
+    }
   }
   w->state.store(worker_state::running, std::memory_order_relaxed);
   // The last spinner to find work wakes another worker, in case there is more.
@@ -464,6 +476,7 @@ void sleep(runtime_state& r, worker* w) noexcept {
   w->sleeping.store(1, std::memory_order_seq_cst);
   r.idle_count.fetch_add(1, std::memory_order_seq_cst);
   full_fence();
+  netpoll_worker_sleeping();
   if (has_local_work(w) || any_runq_work(r, w) || r.exiting.load(std::memory_order_relaxed)) {
     w->sleeping.store(0, std::memory_order_relaxed);
   } else {
@@ -490,6 +503,7 @@ void sleep(runtime_state& r, worker* w) noexcept {
     if (task* lt = w->runq.pop()) return {nullptr, lt};
     if (task* g = pop_global(r, w)) return {nullptr, g};
     if (task* st = steal(r, w)) return {nullptr, st};
+    if (netpoll_harvest()) continue;
     if (spin(r, w)) continue;
     sleep(r, w);
   }

@@ -99,5 +99,15 @@ bool monitor_tick() noexcept;
 // Gives task-closure memory pooled beyond a cap back to malloc (task_alloc.cpp).
 void trim_task_memory() noexcept;
 
+// The number of workers asleep (idle), or -1 before the runtime has started.
+int idle_workers() noexcept;
+
+// Netpoller hooks (netpoll.cpp). netpoll_harvest: a worker out of work takes the
+// ready I/O events without blocking and wakes their waiters; returns whether there
+// were any (cheap when no socket is registered). netpoll_worker_sleeping: a worker is
+// going to sleep; the poller thread stops napping and blocks in epoll_wait.
+bool netpoll_harvest() noexcept;
+void netpoll_worker_sleeping() noexcept;
+
 
 }  // namespace go::detail

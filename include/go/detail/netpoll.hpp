@@ -2,8 +2,10 @@
 //
 // File descriptors are registered with one epoll instance, edge-triggered for both
 // directions (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), once, when they are opened.
-// One poller thread sits in epoll_wait and turns readiness into wakes. I/O code then
-// follows Go's pattern:
+// Readiness is turned into wakes by whoever polls: workers that run out of work take
+// the ready events without blocking (as Go's idle Ps do), and a poller thread blocks
+// in epoll_wait while some worker sleeps, or polls between short naps while every
+// worker is busy (see src/runtime/netpoll.cpp). I/O code then follows Go's pattern:
 //
 //   for (;;) {
 //     if (auto s = pd->prepare(poll_mode::read); s != poll_status::ready) return error(s);
@@ -121,9 +123,10 @@ class poll_desc {
 // Level-triggered interest in an fd, reported by a callback (for foreign event loops
 // such as libcurl's multi-socket interface).
 //
-// cb(arg, fd, events) runs on the poller thread, with `events` a mask of EPOLLIN,
-// EPOLLOUT, EPOLLERR, EPOLLHUP; it must not block (no parking, no long locks) and
-// may call modify() or close() on any watch, including its own. After close()
+// cb(arg, fd, events) runs on the thread that polled — the poller thread or a worker
+// between tasks (never inside a task) — with `events` a mask of EPOLLIN, EPOLLOUT,
+// EPOLLERR, EPOLLHUP; it must not block (no parking, no long locks) and may call
+// modify() or close() on any watch, including its own. After close()
 // returns no new callback for this watch starts; a callback already running on
 // another thread may still be finishing, so `arg` must outlive such a race (give it
 // static lifetime, or stop using the watch's owner only after a later callback).
