@@ -4,6 +4,9 @@
 #include "go/net.hpp"
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -461,6 +464,49 @@ TEST(Net, LookupAndDialByName) {
   ASSERT_NE(de, nullptr);
   EXPECT_TRUE(de->is_not_found());
   EXPECT_EQ(nerr.message(), "lookup nosuch.invalid: no such host");
+}
+
+TEST(Net, DialNeverSucceedsBeforeTheHandshake) {
+  // A listener with a full accept queue makes the kernel drop SYNs, so connects stay
+  // in SYN_SENT. A socket is registered with epoll before connect(), and its first
+  // readiness report (writable, hung up: the unconnected state) must not be taken
+  // for a completed connect: every dial here must time out, none may "succeed".
+  // (Found by review; Go checks getpeername for the same reason.)
+  int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(l, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(l, 0), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(c);
+  }
+  go::time::sleep_for(100ms);
+  const std::string addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  std::atomic<int> bogus{0};
+  synctest::runner r;
+  for (int k = 0; k < 6; ++k) {
+    r.start_mixed(k, [&] {
+      for (int i = 0; i < scaled(100); ++i) {
+        auto [c, err] = go::net::dial_timeout("tcp", addr, 3ms);
+        if (!err) {
+          bogus.fetch_add(1);
+        } else {
+          EXPECT_TRUE(go::net::is_timeout(err)) << err;
+        }
+      }
+    });
+  }
+  r.join();
+  EXPECT_EQ(bogus.load(), 0);
+  for (int c : fillers) ::close(c);
+  ::close(l);
 }
 
 TEST(Net, StressRandomizedOpenCloseRaces) {

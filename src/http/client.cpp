@@ -13,7 +13,8 @@
 //     and on any easy handle while it is in the multi handle is made under it, and so
 //     every libcurl callback (socket, timer, header, write) runs under it. It is held
 //     only for the duration of non-blocking libcurl calls — never across a park — so
-//     a task may take it with a plain std::mutex;
+//     a task may take it with a plain std::mutex. (CURLOPT_QUICK_EXIT keeps
+//     curl_multi_remove_handle from waiting for a name lookup in progress);
 //   * the socket watches: CURLMOPT_SOCKETFUNCTION turns libcurl's interest in a
 //     socket into a detail::poll_watch (level-triggered, EPOLLIN / EPOLLOUT), kept in
 //     a map from socket to watch; CURL_POLL_REMOVE closes the watch (libcurl calls it
@@ -27,7 +28,9 @@
 //
 //   * the netpoller thread, when a watched socket is ready: the watch's callback calls
 //     curl_multi_socket_action(fd, CURL_CSELECT_*);
-//   * the timer thread, when the engine timer fires at or after `timer_due`:
+//   * a task spawned by the engine timer's callback (the timer thread itself must
+//     never wait for the engine lock: every sleep and deadline of the process depends
+//     on it), when the timer fires at or after `timer_due`:
 //     curl_multi_socket_action(CURL_SOCKET_TIMEOUT);
 //   * the requesting task or thread: curl_multi_add_handle followed by a kick
 //     (curl_multi_socket_action(CURL_SOCKET_TIMEOUT), which starts the transfer at once
@@ -112,6 +115,7 @@
 #include "go/detail/timer.hpp"
 #include "go/detail/waiter.hpp"
 #include "go/http.hpp"
+#include "go/runtime.hpp"
 
 namespace go::http {
 namespace detail {
@@ -248,7 +252,16 @@ class engine {
   }
 
  private:
-  engine() : timer_([this] { on_timer_fire(); }) {
+  // The timer's callback runs on the runtime's timer thread, which must never block
+  // (every sleep and deadline of the process waits on it), while the engine lock may
+  // be held for a while (a TLS handshake): the timeout action runs in a task.
+  engine() : timer_([this] {
+    try {
+      go::spawn([this] { on_timer_fire(); });
+    } catch (...) {  // no memory for a task: run it here rather than lose the timeout
+      on_timer_fire();
+    }
+  }) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     multi_.reset(curl_multi_init());
     if (!multi_) throw std::bad_alloc();
@@ -297,7 +310,7 @@ class engine {
       if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= EPOLLIN;
       if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= EPOLLOUT;
       if (auto it = e.watches_.find(s); it != e.watches_.end()) {
-        it->second.modify(events);
+        if (!it->second.modify(events)) return -1;  // epoll refused: libcurl fails the transfer
       } else {
         e.watches_.emplace(s, go::detail::poll_watch(s, events, &engine::on_ready, &e));
       }
@@ -326,7 +339,7 @@ class engine {
     return 0;
   }
 
-  // The engine timer's callback, on the timer thread.
+  // The engine timer's action, in a task the timer's callback spawns.
   void on_timer_fire() noexcept;
 
   multi_ptr multi_;  // never destroyed (the engine is immortal)
@@ -627,6 +640,11 @@ result<std::shared_ptr<transfer>> make_transfer(const Client& c, const context::
   curl_easy_setopt(h, CURLOPT_PRIVATE, tp);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, tp->errbuf);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+  // Removing a handle whose name lookup is still running would otherwise wait for the
+  // threaded resolver, under the engine lock: cancellation must not wait for DNS.
+  curl_easy_setopt(h, CURLOPT_QUICK_EXIT, 1L);
+#endif
   curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -735,7 +753,7 @@ result<StreamResponse> Client::open(const context::Context& ctx, const Request& 
   std::shared_ptr<transfer> t = std::move(made.value);
   if (go::error e = run_until(ctx, *t, [&] { return t->headers_done || t->done; })) return {{}, std::move(e)};
   StreamResponse r;
-  {
+  try {
     locked l(engine::get());
     if (t->done) {
       if (go::error e = finished_error(*t)) return {{}, std::move(e)};
@@ -747,6 +765,10 @@ result<StreamResponse> Client::open(const context::Context& ctx, const Request& 
     r.proto = t->proto;
     r.header = t->header;
     r.url = t->effective_url.empty() ? t->url : t->effective_url;
+  } catch (...) {  // std::bad_alloc: take the transfer out of the engine before it dies
+    locked l(engine::get());
+    engine::get().abort(*t, context::canceled);
+    throw;
   }
   r.body = BodyReader(std::move(t));
   return {std::move(r), nullptr};

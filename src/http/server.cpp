@@ -247,6 +247,7 @@ struct request_parser {
   bool version_bad = false;
   bool keep_alive = false;
   bool upgrade = false;
+  bool failed = false;  // a callback threw (std::bad_alloc): close without answering
 
   void commit_header() {
     if (field.empty() && value.empty()) return;
@@ -360,16 +361,38 @@ struct request_parser {
     return true;
   }
 
+  // The callbacks as http_parser sees them: no exception may unwind through its C
+  // frames, so one that escapes (std::bad_alloc from a string append) aborts the
+  // parse instead.
+  template <int (*F)(http_parser*, const char*, std::size_t)>
+  static int guarded_data(http_parser* p, const char* at, std::size_t len) noexcept {
+    try {
+      return F(p, at, len);
+    } catch (...) {
+      of(p).failed = true;
+      return -1;
+    }
+  }
+  template <int (*F)(http_parser*)>
+  static int guarded(http_parser* p) noexcept {
+    try {
+      return F(p);
+    } catch (...) {
+      of(p).failed = true;
+      return -1;
+    }
+  }
+
   static const http_parser_settings& settings() {
     static const http_parser_settings s = [] {
       http_parser_settings st{};
       http_parser_settings_init(&st);
-      st.on_url = &on_url;
-      st.on_header_field = &on_header_field;
-      st.on_header_value = &on_header_value;
-      st.on_headers_complete = &on_headers_complete;
-      st.on_body = &on_body;
-      st.on_message_complete = &on_message_complete;
+      st.on_url = &guarded_data<&on_url>;
+      st.on_header_field = &guarded_data<&on_header_field>;
+      st.on_header_value = &guarded_data<&on_header_value>;
+      st.on_headers_complete = &guarded<&on_headers_complete>;
+      st.on_body = &guarded_data<&on_body>;
+      st.on_message_complete = &guarded<&on_message_complete>;
       return st;
     }();
     return s;
@@ -772,6 +795,7 @@ parse_outcome Server::state::read_request(conn_state& c, Request& req, bool& kee
         return parse_outcome::ok;
       }
       if (e != HPE_OK) {
+        if (rp.failed) return parse_outcome::closed;
         if (rp.too_large) return parse_outcome::too_large;
         if (rp.version_bad) return parse_outcome::version_not_supported;
         if (rp.expect_failed) return parse_outcome::expectation_failed;

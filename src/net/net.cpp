@@ -351,7 +351,16 @@ result<std::shared_ptr<netfd>> connect_one(const context::Context& ctx, const st
       int e = 0;
       socklen_t len = sizeof e;
       if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
-      if (e == 0) break;
+      if (e == 0) {
+        // A socket registered before connect() can report writability (and a hang-up)
+        // for its unconnected state, so SO_ERROR 0 is not proof of a connection: as
+        // Go does, ask for the peer, and keep waiting while there is none.
+        sockaddr_storage peer{};
+        socklen_t plen = sizeof peer;
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) break;
+        if (errno != ENOTCONN) return {nullptr, syscall_err("getpeername", errno)};
+        continue;
+      }
       if (e == EINPROGRESS || e == EALREADY || e == EINTR) continue;
       return {nullptr, syscall_err("connect", e)};
     }

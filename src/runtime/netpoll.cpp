@@ -14,7 +14,9 @@
 // blocked M):
 //   * a worker that runs out of work calls netpoll_harvest() — epoll_wait without
 //     blocking — before it spins, and again every few spins; the tasks it wakes that
-//     live on it go straight to its ready list, with no cross-thread wake;
+//     live on it go straight to its ready list, with no cross-thread wake. Watch
+//     events it leaves to the poller thread (their callbacks may need more stack than
+//     the parking task's it polls on), ending the thread's nap;
 //   * the poller thread blocks in epoll_wait while at least one worker sleeps (then
 //     nobody else would notice an event soon). While every worker is awake it polls
 //     without blocking between naps of 20 µs (doubling to 500 µs while polls come
@@ -176,7 +178,12 @@ struct netpoller {
     free(d);
   }
 
-  void dispatch(const epoll_event& ev) noexcept {
+  // Handles one event. A worker (on_worker) wakes I/O waiters but leaves watch events
+  // to the poller thread: their callbacks (libcurl, TLS) may need a deep stack, and a
+  // worker polls on whatever stack it is on (a parking task's). Watches are
+  // level-triggered, so the poller thread sees the event again; *watch_seen tells the
+  // worker to end the poller's nap. Returns whether an I/O direction was made ready.
+  bool dispatch(const epoll_event& ev, bool on_worker, bool* watch_seen) noexcept {
     auto* d = reinterpret_cast<poll_desc*>(ev.data.u64 & ptr_mask);
     const auto seq = static_cast<std::uint16_t>(ev.data.u64 >> 48);
     wake_list wakes;
@@ -185,7 +192,11 @@ struct netpoller {
     int fd = -1;
     {
       std::lock_guard lock(d->mu_);
-      if (d->seq_ != seq || d->fd_ < 0) return;  // stale: released since
+      if (d->seq_ != seq || d->fd_ < 0) return false;  // stale: released since
+      if (d->is_watch_ && on_worker) {
+        *watch_seen = true;
+        return false;
+      }
       if (d->is_watch_) {
         cb = d->cb_;
         arg = d->arg_;
@@ -201,18 +212,35 @@ struct netpoller {
         }
       }
     }
-    if (cb) cb(arg, fd, ev.events);
+    if (cb) {
+      cb(arg, fd, ev.events);
+      return false;
+    }
+    return true;
   }
 
   // Takes the ready events (blocking up to timeout_ms; 0: not at all) and dispatches
-  // them. Returns how many there were.
-  int poll(int timeout_ms) noexcept {
+  // them (see dispatch for on_worker). Returns how many I/O directions became ready
+  // (from the poller thread: how many events there were).
+  int poll(int timeout_ms, bool on_worker = false) noexcept {
     epoll_event events[max_events];
     int n = ::epoll_wait(epfd, events, max_events, timeout_ms);
     if (n <= 0) return 0;  // none, or EINTR
-    for (int i = 0; i < n; ++i) dispatch(events[i]);
+    int ready = 0;
+    bool watch_seen = false;
+    for (int i = 0; i < n; ++i) ready += dispatch(events[i], on_worker, &watch_seen) ? 1 : 0;
     events_seen.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
-    return n;
+    if (watch_seen) end_nap();
+    return on_worker ? ready : n;
+  }
+
+  // Wakes the poller thread if it is napping.
+  void end_nap() noexcept {
+    std::uint32_t one = 1;
+    if (napping.load(std::memory_order_seq_cst) == 1 &&
+        napping.compare_exchange_strong(one, 0, std::memory_order_acq_rel)) {
+      futex_wake(&napping);
+    }
   }
 
   // The poller thread. While some worker sleeps, it blocks in epoll_wait and wakes
@@ -335,8 +363,8 @@ poll_watch::poll_watch(int fd, std::uint32_t events, callback cb, void* arg) {
   d_ = d;
 }
 
-void poll_watch::modify(std::uint32_t events) noexcept {
-  if (!d_) return;
+bool poll_watch::modify(std::uint32_t events) noexcept {
+  if (!d_) return false;
   std::uint16_t seq;
   {
     std::lock_guard lock(d_->mu_);
@@ -345,7 +373,10 @@ void poll_watch::modify(std::uint32_t events) noexcept {
   epoll_event ev{};
   ev.events = events;
   ev.data.u64 = netpoller::tag(d_, seq);
-  ::epoll_ctl(netpoller::get().epfd, EPOLL_CTL_MOD, d_->fd_, &ev);
+  const int epfd = netpoller::get().epfd;
+  if (::epoll_ctl(epfd, EPOLL_CTL_MOD, d_->fd_, &ev) == 0) return true;
+  // Not registered any more (the fd was closed and reopened behind our back): add it.
+  return errno == ENOENT && ::epoll_ctl(epfd, EPOLL_CTL_ADD, d_->fd_, &ev) == 0;
 }
 
 void poll_watch::close() noexcept {
@@ -361,19 +392,13 @@ bool netpoll_harvest() noexcept {
   if (np->harvesting.load(std::memory_order_relaxed) || np->harvesting.exchange(true, std::memory_order_acquire)) {
     return false;
   }
-  const int n = np->poll(0);
+  const int n = np->poll(0, /*on_worker=*/true);
   np->harvesting.store(false, std::memory_order_release);
   return n > 0;
 }
 
 void netpoll_worker_sleeping() noexcept {
-  netpoller* np = g_poller.load(std::memory_order_acquire);
-  if (!np) return;
-  std::uint32_t one = 1;
-  if (np->napping.load(std::memory_order_seq_cst) == 1 &&
-      np->napping.compare_exchange_strong(one, 0, std::memory_order_acq_rel)) {
-    futex_wake(&np->napping);
-  }
+  if (netpoller* np = g_poller.load(std::memory_order_acquire)) np->end_nap();
 }
 
 // ---- test hooks ---------------------------------------------------------------------

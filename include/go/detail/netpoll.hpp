@@ -123,13 +123,13 @@ class poll_desc {
 // Level-triggered interest in an fd, reported by a callback (for foreign event loops
 // such as libcurl's multi-socket interface).
 //
-// cb(arg, fd, events) runs on the thread that polled — the poller thread or a worker
-// between tasks (never inside a task) — with `events` a mask of EPOLLIN, EPOLLOUT,
-// EPOLLERR, EPOLLHUP; it must not block (no parking, no long locks) and may call
-// modify() or close() on any watch, including its own. After close()
-// returns no new callback for this watch starts; a callback already running on
-// another thread may still be finishing, so `arg` must outlive such a race (give it
-// static lifetime, or stop using the watch's owner only after a later callback).
+// cb(arg, fd, events) runs on the poller thread (workers that poll leave watch events
+// to it), with `events` a mask of EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP; it must not
+// block (no parking, no long locks) and may call modify() or close() on any watch,
+// including its own. A callback for an event collected just before close() may still
+// start after close() returns — and after the fd number has been reused — so `arg`
+// must outlive the netpoller (give it static lifetime) and the callback must tolerate
+// a stale or foreign fd (libcurl does: it checks the socket's state itself).
 class poll_watch {
  public:
   using callback = void (*)(void* arg, int fd, std::uint32_t events);
@@ -146,8 +146,9 @@ class poll_watch {
   }
   ~poll_watch() { close(); }
 
-  // Changes the interest mask. Never blocks. No-op on an empty watch.
-  void modify(std::uint32_t events) noexcept;
+  // Changes the interest mask. Never blocks. Returns false (and changes nothing) if
+  // epoll refuses, or on an empty watch.
+  bool modify(std::uint32_t events) noexcept;
   // Unregisters the fd (the caller still owns and closes it); the watch becomes
   // empty. No-op on an empty watch.
   void close() noexcept;
