@@ -3,13 +3,14 @@
 #
 # Usage: scripts/deps.sh build|test|bench
 #   build  compilers, CMake, Ninja, Boost.Context, GoogleTest, Google Benchmark
-#   test   build + clang (the ASan+UBSan build) and its sanitizer runtimes
+#   test   build + clang (the ASan+UBSan build) and its sanitizer runtimes, and the
+#          openssl command (the HTTPS test runs openssl s_server)
 #   bench  build + Go and x/sync, oneTBB, Boost.Fiber (the benchmark anchors)
 # Uses sudo when not root. Prints nothing when everything is already there.
 set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build libboost-context-dev libgtest-dev libbenchmark-dev pkg-config libssl-dev libcurl4-openssl-dev libhttp-parser-dev)
-test_pkgs=(clang libclang-rt-14-dev)
+test_pkgs=(clang libclang-rt-14-dev openssl)
 bench_pkgs=(golang-go golang-golang-x-sync-dev libtbb-dev libboost-fiber-dev)
 
 case "${1:-build}" in

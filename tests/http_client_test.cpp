@@ -10,6 +10,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +21,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -458,6 +462,70 @@ TEST(HttpClient, ConnectionRefused) {
   EXPECT_EQ(ue->url(), url);
   EXPECT_NE(err.message().find("connection refused"), std::string::npos) << err;
   EXPECT_EQ(err.message().rfind("Get \"" + url + "\": ", 0), 0u) << err;
+}
+
+// HTTPS against `openssl s_server -www` (Debian package openssl; scripts/deps.sh
+// installs it for the tests) with a self-signed certificate made for this test: the
+// default client refuses it, insecure_skip_verify and ca_file accept it.
+TEST(HttpClient, HttpsVerifiesCertificates) {
+  char dir_tmpl[] = "/tmp/gocxx_tls_XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_tmpl), nullptr);
+  const std::string dir = dir_tmpl, key = dir + "/key.pem", cert = dir + "/cert.pem";
+  const std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost "
+                                "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -days 1 -keyout " +
+                                key + " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(make_cert.c_str()), 0) << "openssl could not make a certificate";
+  // A free port: bind one, note it, close it (s_server binds it right after).
+  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(probe);
+  const std::string hostport = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  std::vector<std::string> args = {"openssl", "s_server", "-accept", hostport, "-cert", cert, "-key", key,
+                                   "-www", "-quiet"};
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  ASSERT_EQ(::posix_spawnp(&pid, "openssl", nullptr, nullptr, argv.data(), environ), 0);
+  struct cleanup {
+    pid_t pid;
+    std::string dir;
+    ~cleanup() {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+      std::system(("rm -rf " + dir).c_str());
+    }
+  } guard{pid, dir};
+  bool up = false;
+  for (int i = 0; i < 500 && !up; ++i) {
+    auto [c, err] = go::net::dial("tcp", hostport);
+    up = !err;
+    if (!up) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(up) << "openssl s_server did not start";
+  const std::string url = "https://" + hostport + "/";
+
+  auto [r1, e1] = http::get(ctxns::background(), url);
+  ASSERT_TRUE(e1) << "a self-signed certificate must not verify";
+  EXPECT_NE(go::errors::as<http::url_error>(e1), nullptr) << e1;
+
+  http::Client insecure;
+  insecure.insecure_skip_verify = true;
+  auto [r2, e2] = insecure.get(ctxns::background(), url);
+  ASSERT_FALSE(e2) << e2;
+  EXPECT_EQ(r2.status_code, 200);
+  EXPECT_FALSE(r2.body.empty());
+
+  http::Client pinned;
+  pinned.ca_file = cert;
+  auto [r3, e3] = pinned.get(ctxns::background(), url);
+  ASSERT_FALSE(e3) << e3;
+  EXPECT_EQ(r3.status_code, 200);
 }
 
 TEST(HttpClient, UnsupportedSchemeIsCurlError) {
