@@ -1,7 +1,10 @@
 // timer.cpp — the runtime's timer heap and the thread that serves it.
 //
-// One binary min-heap of timer pointers, ordered by deadline, under one mutex. Each
-// timer knows its index in the heap, so stop and reset are O(log n). The timer
+// One 4-ary min-heap ordered by deadline, under one mutex. Each heap slot holds the
+// deadline next to the timer pointer, as Go's timer heap does, so sifting compares
+// slots of one contiguous array (four children share a cache line) instead of chasing
+// a pointer per comparison — with a million pending timers, that chase was the timer
+// thread's main cost. Each timer knows its slot, so stop and reset are O(log n). The timer
 // thread sleeps until the earliest deadline (or a new, earlier one is added), then
 // pops every due timer and runs its callback with the lock released.
 //
@@ -33,7 +36,11 @@ constexpr auto monitor_period = std::chrono::milliseconds(5);
 struct timer_heap {
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<timer*> heap;
+  struct slot {
+    std::chrono::steady_clock::time_point when;  // == t->when_
+    timer* t;
+  };
+  std::vector<slot> heap;
   std::thread::id thread_id;
   bool started = false;
   bool monitor_idle = true;  // the monitor found every worker idle last time
@@ -46,52 +53,56 @@ struct timer_heap {
     return *h;
   }
 
-  bool less(std::size_t a, std::size_t b) const { return heap[a]->when_ < heap[b]->when_; }
+  static constexpr std::size_t arity = 4;
 
-  void place(std::size_t i, timer* t) {
-    heap[i] = t;
-    t->index_ = i;
+  void place(std::size_t i, const slot& e) {
+    heap[i] = e;
+    e.t->index_ = i;
   }
 
   void up(std::size_t i) {
-    timer* t = heap[i];
+    const slot e = heap[i];
     while (i > 0) {
-      std::size_t p = (i - 1) / 2;
-      if (!(t->when_ < heap[p]->when_)) break;
+      std::size_t p = (i - 1) / arity;
+      if (!(e.when < heap[p].when)) break;
       place(i, heap[p]);
       i = p;
     }
-    place(i, t);
+    place(i, e);
   }
 
   void down(std::size_t i) {
-    timer* t = heap[i];
-    std::size_t n = heap.size();
+    const slot e = heap[i];
+    const std::size_t n = heap.size();
     for (;;) {
-      std::size_t c = 2 * i + 1;
+      std::size_t c = arity * i + 1;
       if (c >= n) break;
-      if (c + 1 < n && heap[c + 1]->when_ < heap[c]->when_) ++c;
-      if (!(heap[c]->when_ < t->when_)) break;
-      place(i, heap[c]);
-      i = c;
+      const std::size_t end = c + arity < n ? c + arity : n;
+      std::size_t m = c;
+      for (std::size_t k = c + 1; k < end; ++k) {
+        if (heap[k].when < heap[m].when) m = k;
+      }
+      if (!(heap[m].when < e.when)) break;
+      place(i, heap[m]);
+      i = m;
     }
-    place(i, t);
+    place(i, e);
   }
 
   void push(timer* t) {
-    heap.push_back(t);
+    heap.push_back({t->when_, t});
     up(heap.size() - 1);
   }
 
   void erase(timer* t) {
     std::size_t i = t->index_;
-    timer* last = heap.back();
+    const slot last = heap.back();
     heap.pop_back();
     t->index_ = npos;
     if (i < heap.size()) {
       place(i, last);
       up(i);
-      down(last->index_);
+      down(last.t->index_);
     }
   }
 
@@ -113,15 +124,15 @@ struct timer_heap {
       // other timers, so a timer leaves the heap only right before it fires. The clock
       // is read once per round: `now` only grows stale, so nothing fires early.
       auto now = std::chrono::steady_clock::now();
-      while (!heap.empty() && heap[0]->when_ <= now) {
-        timer* t = heap[0];
+      while (!heap.empty() && heap[0].when <= now) {
+        timer* t = heap[0].t;
         erase(t);
         t->firing_.store(true, std::memory_order_relaxed);
         lock.unlock();
         t->fn_();
         t->firing_.store(false, std::memory_order_release);  // t may be destroyed after this
         lock.lock();
-        if (heap.empty() || heap[0]->when_ > now) now = std::chrono::steady_clock::now();
+        if (heap.empty() || heap[0].when > now) now = std::chrono::steady_clock::now();
       }
       if (now >= next_monitor) {
         lock.unlock();
@@ -130,7 +141,7 @@ struct timer_heap {
         monitor_idle = !busy;
         next_monitor = now + monitor_period;
       }
-      auto wake = heap.empty() ? std::chrono::steady_clock::time_point::max() : heap[0]->when_;
+      auto wake = heap.empty() ? std::chrono::steady_clock::time_point::max() : heap[0].when;
       if (!monitor_idle && next_monitor < wake) wake = next_monitor;
       if (wake == std::chrono::steady_clock::time_point::max()) {
         // Sleep until a timer is added, checking on the workers now and then.
@@ -157,6 +168,7 @@ bool timer::reset(clock::time_point when) {
   bool was_pending = index_ != npos;
   when_ = when;
   if (was_pending) {
+    h.heap[index_].when = when;
     h.up(index_);
     h.down(index_);
   } else {
