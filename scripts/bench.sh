@@ -15,7 +15,8 @@
 # gocxx with its benchmarks and the anchors (bench/anchors.cmake); run every
 # executable in <build>/bench/ with --benchmark_format=json --benchmark_out=..., the
 # memory cases (names containing "memory") each in a fresh process; build and run
-# the Go programs of bench/go offline; then scripts/bench_report.py writes the report.
+# the Go programs of bench/go offline (their memory cases, too, one process each);
+# then scripts/bench_report.py writes the report.
 # If gocxx does not build, the anchors are built on their own (bench/anchors/) and
 # gocxx's figures show as n/a. Results land in <build>/results/.
 set -uo pipefail
@@ -151,9 +152,12 @@ if [[ $RUN_GO -eq 1 ]]; then
       log "running the Go anchors"
       timeout "$TIMEOUT" "$GOWORK_DIR/gobench" > "$RESULTS/go.json" 2> "$RESULTS/go.log" ||
         { warn "gobench failed (see $RESULTS/go.log)"; rm -f "$RESULTS/go.json"; }
-      log "running Go parked_memory (fresh process)"
-      timeout "$TIMEOUT" "$GOWORK_DIR/gobench" -case parked_memory > "$RESULTS/go.parked_memory.json" 2>> "$RESULTS/go.log" ||
-        { warn "gobench -case parked_memory failed (see $RESULTS/go.log)"; rm -f "$RESULTS/go.parked_memory.json"; }
+      # The memory cases (parked_memory, net.go's *_memory), each in a fresh process.
+      for c in $("$GOWORK_DIR/gobench" -list | grep memory); do
+        log "running Go $c (fresh process)"
+        timeout "$TIMEOUT" "$GOWORK_DIR/gobench" -case "$c" > "$RESULTS/go.$c.json" 2>> "$RESULTS/go.log" ||
+          { warn "gobench -case $c failed (see $RESULTS/go.log)"; rm -f "$RESULTS/go.$c.json"; }
+      done
     else
       warn "bench/go does not build (see $GOWORK_DIR/build.log)"
       cat "$GOWORK_DIR/build.log" >&2

@@ -13,7 +13,7 @@ scripts/deps.sh build
 cmake -S . -B build-tour -G Ninja -DCMAKE_BUILD_TYPE=Release -DGOCXX_BUILD_TESTS=OFF -DGOCXX_BUILD_BENCH=OFF >/dev/null
 cmake --build build-tour -j "$(nproc)"
 
-tour=(timeout parallel closure_pitfall child_cancels_parent bounded_fanout md5all bounded_dispatch million_tasks crawler)
+tour=(timeout parallel closure_pitfall child_cancels_parent bounded_fanout md5all bounded_dispatch million_tasks crawler just_errors fetch)
 for name in "${tour[@]}"; do
   exe="build-tour/examples/$name"
   [[ -x "$exe" ]] || continue

@@ -10,6 +10,7 @@
 //
 //	./gobench                         # every case except parked_memory
 //	./gobench -case parked_memory     # one case (memory cases want a fresh process)
+//	./gobench -case net_echo_memory   # net.go's memory cases: one per process
 //	./gobench -case spawn_join,pingpong -reps 9
 //
 // Output: one JSON document on stdout,
@@ -264,6 +265,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gobench: -reps must be >= 1")
 		os.Exit(2)
 	}
+	if runNetMemoryCase(*which) { // net.go's memory cases, each in a fresh process
+		return
+	}
 
 	cases := append([]benchCase{
 		{"spawn_join", spawnN, spawnJoin},
@@ -278,6 +282,8 @@ func main() {
 			fmt.Println(c.name)
 		}
 		fmt.Println("parked_memory")
+		fmt.Println("net_echo_memory")
+		fmt.Println("http_get_memory")
 		return
 	}
 
@@ -288,8 +294,9 @@ func main() {
 		}
 	}
 	var results []result
+	all := len(want) == 0 // decided once: the loop deletes the names it has run
 	for _, c := range cases {
-		if len(want) == 0 || want[c.name] {
+		if all || want[c.name] {
 			results = append(results, measure(c, *reps))
 			delete(want, c.name)
 		}
