@@ -1,20 +1,25 @@
 // client.cpp — go/http.hpp's client: libcurl's multi-socket interface driven by the
 // runtime's netpoller and timer heap.
 //
-// The engine. One process-wide object (engine::get(), a leaked static: it is never
-// destroyed, so a netpoller or timer callback can never see it die) owns
+// The engine. A few process-wide objects — shards (engine::shard(i), leaked statics:
+// never destroyed, so a netpoller or timer callback can never see one die); a new
+// transfer goes to its caller's shard (by worker, or by thread) and stays there, and
+// each shard runs its transfers on its own, so libcurl's work for requests from
+// different workers proceeds in parallel. Each shard owns
 //
 //   * one CURLM multi handle (after curl_global_init, once). Every transfer of every
-//     Client runs in it, so its connection cache gives keep-alive reuse across
-//     requests, clients, tasks and threads (CURLMOPT_MAXCONNECTS = 100 idle
+//     Client started on its worker runs in it, so its connection cache gives
+//     keep-alive reuse across requests, clients and tasks (CURLMOPT_MAXCONNECTS = 100 idle
 //     connections, as Go's Transport.MaxIdleConns; no per-host limit on connections
 //     in use, as Go's MaxConnsPerHost = 0);
-//   * one std::mutex, `mu`, the engine lock. Every libcurl call on the multi handle
+//   * one std::mutex, `mu`, the shard's lock. Every libcurl call on the multi handle
 //     and on any easy handle while it is in the multi handle is made under it, and so
 //     every libcurl callback (socket, timer, header, write) runs under it. It is held
 //     only for the duration of non-blocking libcurl calls — never across a park — so
-//     a task may take it with a plain std::mutex. (CURLOPT_QUICK_EXIT keeps
-//     curl_multi_remove_handle from waiting for a name lookup in progress);
+//     the poller thread and workers polling between tasks may take it too
+//     (CURLOPT_QUICK_EXIT keeps curl_multi_remove_handle from waiting for a name
+//     lookup in progress);
+//   * a pool of reset easy handles (up to 128), reused by new transfers;
 //   * the socket watches: CURLMOPT_SOCKETFUNCTION turns libcurl's interest in a
 //     socket into a detail::poll_watch (level-triggered, EPOLLIN / EPOLLOUT), kept in
 //     a map from socket to watch; CURL_POLL_REMOVE closes the watch (libcurl calls it
@@ -26,12 +31,14 @@
 //
 // Who calls libcurl, and on which thread. Under the engine lock, always:
 //
-//   * the netpoller thread, when a watched socket is ready: the watch's callback calls
-//     curl_multi_socket_action(fd, CURL_CSELECT_*);
+//   * the netpoller thread, or a worker polling between tasks, when a watched socket
+//     is ready: the watch's callback calls curl_multi_socket_action(fd,
+//     CURL_CSELECT_*);
 //   * a task spawned by the engine timer's callback (the timer thread itself must
 //     never wait for the engine lock: every sleep and deadline of the process depends
 //     on it), when the timer fires at or after `timer_due`:
 //     curl_multi_socket_action(CURL_SOCKET_TIMEOUT);
+//   * the drive loop itself, when libcurl asks for a timeout of 0 ms (at once);
 //   * the requesting task or thread: curl_multi_add_handle followed by a kick
 //     (curl_multi_socket_action(CURL_SOCKET_TIMEOUT), which starts the transfer at once
 //     instead of a timer-thread round trip later), curl_multi_remove_handle to abort,
@@ -108,14 +115,17 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "go/detail/netpoll.hpp"
 #include "go/detail/timer.hpp"
 #include "go/detail/waiter.hpp"
 #include "go/http.hpp"
 #include "go/runtime.hpp"
+#include "runtime/scheduler.hpp"
 
 namespace go::http {
 namespace detail {
@@ -132,6 +142,9 @@ constexpr std::size_t resume_below = max_buffered / 2;
 
 // Go's Transport.MaxIdleConns: idle connections kept for reuse.
 constexpr long max_idle_connections = 100;
+
+// Finished transfers' easy handles kept for reuse.
+constexpr std::size_t max_pooled_handles = 128;
 
 struct easy_deleter {
   void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
@@ -158,6 +171,7 @@ struct transfer {
   ~transfer();
 
   // ---- set before start, immutable afterwards ----
+  engine* eng = nullptr;       // the engine shard that runs it
   slist_ptr headers;           // CURLOPT_HTTPHEADER (must outlive the easy handle's use)
   easy_ptr easy;
   std::string req_body;        // CURLOPT_POSTFIELDS points here
@@ -196,15 +210,57 @@ namespace {
 // The process-wide curl engine. See the file comment.
 class engine {
  public:
-  static engine& get() {
-    static engine* e = new engine;  // immortal: callbacks may run until the process ends
-    return *e;
+  // The shards: several independent engines, so that libcurl's work for different
+  // requests runs in parallel on several threads (each shard is serialized by its
+  // own lock). Immortal: callbacks may run until the process ends.
+  static constexpr std::size_t shards = 4;
+  static engine& shard(std::size_t i) {
+    static engine* all = [] {
+      curl_global_init(CURL_GLOBAL_DEFAULT);
+      return new engine[shards];
+    }();
+    return all[i % shards];
+  }
+  // The shard for a new transfer: the calling worker's (a task keeps its worker, so
+  // its requests share one shard and its connections are reused), or on a plain
+  // thread the thread's own (by its id).
+  static engine& pick() {
+    if (go::detail::worker* w = go::detail::current_worker()) return shard(static_cast<std::size_t>(w->id));
+    return shard(std::hash<std::thread::id>{}(std::this_thread::get_id()));
   }
 
+  // Held only around non-blocking libcurl calls, on tasks, the poller thread and
+  // workers polling between tasks (where nothing may park): a std::mutex.
   std::mutex mu;
   // The wake_list of the current holder of mu (set by `locked`): callbacks running
   // under the lock claim waiters into it.
   wake_list* wakes = nullptr;
+
+  // An easy handle for a new transfer: a reset one from the pool, or a new one (null
+  // if libcurl is out of memory). Reusing handles spares libcurl's per-handle setup
+  // and buffers on every request. Takes the lock.
+  easy_ptr take_easy() {
+    {
+      std::lock_guard lock(mu);
+      if (!easy_pool_.empty()) {
+        easy_ptr h = std::move(easy_pool_.back());
+        easy_pool_.pop_back();
+        return h;
+      }
+    }
+    return easy_ptr(curl_easy_init());
+  }
+
+  // Takes back the handle of a finished transfer (not in the multi handle): reset to
+  // its defaults and kept, up to max_pooled_handles. Under the lock.
+  void give_back_easy(easy_ptr h) noexcept {
+    if (easy_pool_.size() >= max_pooled_handles) return;  // h is cleaned up
+    curl_easy_reset(h.get());
+    try {
+      easy_pool_.push_back(std::move(h));
+    } catch (...) {  // no memory for the pool's slot: just clean the handle up
+    }
+  }
 
   // Adds t to the multi handle and starts it. Under the lock.
   CURLMcode start(transfer& t) noexcept {
@@ -234,8 +290,26 @@ class engine {
     drive(CURL_SOCKET_TIMEOUT, 0);
   }
 
-  // One curl_multi_socket_action, then completes every finished transfer. Under the lock.
+  // Runs libcurl for socket s (or its timeouts) and completes finished transfers.
+  // Under the lock. libcurl often asks for a timeout of 0 ms ("call me again at once"): that is done
+  // here, right after the action that asked (a few rounds at most), instead of a
+  // round trip through the timer thread and a task.
   void drive(curl_socket_t s, int ev_bitmask) noexcept {
+    for (int round = 0;; ++round) {
+      kick_now_ = false;
+      act(s, ev_bitmask);
+      if (!kick_now_) return;
+      s = CURL_SOCKET_TIMEOUT;
+      ev_bitmask = 0;
+      if (round == 7) {  // keep going through the timer rather than spin here
+        arm_timer(clock::now());
+        return;
+      }
+    }
+  }
+
+  // One curl_multi_socket_action, then completes every finished transfer. Under the lock.
+  void act(curl_socket_t s, int ev_bitmask) noexcept {
     int running = 0;
     curl_multi_socket_action(multi_.get(), s, ev_bitmask, &running);
     int left = 0;
@@ -262,7 +336,6 @@ class engine {
       on_timer_fire();
     }
   }) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     multi_.reset(curl_multi_init());
     if (!multi_) throw std::bad_alloc();
     CURLM* m = multi_.get();
@@ -330,22 +403,34 @@ class engine {
       e.timer_due_ = clock::time_point::max();
       return 0;
     }
-    e.timer_due_ = clock::now() + std::chrono::milliseconds(timeout_ms);
-    try {
-      e.timer_.reset(e.timer_due_);
-    } catch (...) {  // the timer thread could not start
-      return -1;
+    if (timeout_ms == 0) {  // at once: drive() does it after the current action
+      e.timer_due_ = clock::time_point::max();
+      e.kick_now_ = true;
+      return 0;
     }
-    return 0;
+    return e.arm_timer(clock::now() + std::chrono::milliseconds(timeout_ms)) ? 0 : -1;
+  }
+
+  // Arms the engine timer for `due`. Under the lock.
+  bool arm_timer(clock::time_point due) noexcept {
+    timer_due_ = due;
+    try {
+      timer_.reset(due);
+    } catch (...) {  // the timer thread could not start
+      return false;
+    }
+    return true;
   }
 
   // The engine timer's action, in a task the timer's callback spawns.
   void on_timer_fire() noexcept;
 
   multi_ptr multi_;  // never destroyed (the engine is immortal)
+  std::vector<easy_ptr> easy_pool_;  // reset handles for new transfers (under the lock)
   std::unordered_map<curl_socket_t, go::detail::poll_watch> watches_;
   go::detail::timer timer_;
   clock::time_point timer_due_ = clock::time_point::max();
+  bool kick_now_ = false;  // libcurl asked for a timeout action at once (under the lock)
 };
 
 // The engine lock, with the wake_list its callbacks claim into: waiters are woken
@@ -429,7 +514,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* userp) 
         t.headers_done = true;
         char* u = nullptr;
         if (curl_easy_getinfo(t.easy.get(), CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u) t.effective_url = u;
-        t.waiters.claim_all(*engine::get().wakes);
+        t.waiters.claim_all(*t.eng->wakes);
       }
       return len;
     }
@@ -460,7 +545,7 @@ std::size_t on_write(char* data, std::size_t size, std::size_t n, void* userp) {
     return 0;
   }
   t.headers_done = true;
-  if (t.streaming) t.waiters.claim_all(*engine::get().wakes);
+  if (t.streaming) t.waiters.claim_all(*t.eng->wakes);
   return len;
 }
 
@@ -601,7 +686,6 @@ go::error validate(const Request& req) {
 // A new transfer for req, not started; or the error that prevents it (url_error).
 result<std::shared_ptr<transfer>> make_transfer(const Client& c, const context::Context& ctx, const Request& req,
                                                 bool streaming) {
-  engine::get();  // curl_global_init before the first curl_easy_init
   auto t = std::make_shared<transfer>();
   t->op = url_error_op(req.method);
   t->url = req.url;
@@ -609,10 +693,8 @@ result<std::shared_ptr<transfer>> make_transfer(const Client& c, const context::
   t->streaming = streaming;
   t->follow = c.max_redirects > 0;
   if (go::error e = validate(req)) return {nullptr, make_url_error(*t, std::move(e))};
-  {
-    std::lock_guard lock(engine::get().mu);
-    t->easy.reset(curl_easy_init());
-  }
+  t->eng = &engine::pick();  // also runs curl_global_init before the first curl_easy_init
+  t->easy = t->eng->take_easy();
   if (!t->easy) {
     return {nullptr, make_url_error(*t, go::errors::make_error<curl_error>(CURLE_OUT_OF_MEMORY,
                                                                            "curl_easy_init failed"))};
@@ -687,7 +769,7 @@ result<std::shared_ptr<transfer>> make_transfer(const Client& c, const context::
 template <class Pred>
 go::error run_until(const context::Context& ctx, transfer& t, Pred ready) {
   if (go::error ce = ctx.err()) return make_url_error(t, ce);
-  engine& e = engine::get();
+  engine& e = *t.eng;
   {
     locked l(e);
     if (CURLMcode rc = e.start(t); rc != CURLM_OK) {
@@ -714,8 +796,9 @@ const go::error err_body_closed = go::errors::make("http: read on closed respons
 
 transfer::~transfer() {
   if (!easy) return;
-  std::lock_guard lock(engine::get().mu);  // libcurl is only called under the engine lock
-  easy.reset();
+  engine& e = *eng;
+  std::lock_guard lock(e.mu);  // libcurl is only called under the engine lock
+  e.give_back_easy(std::move(easy));
 }
 
 }  // namespace detail
@@ -731,7 +814,7 @@ result<Response> Client::send(const context::Context& ctx, const Request& req) c
   // Done: no longer active, so nothing else touches t (the last writes happened under
   // the lock that the wait's final check took).
   if (go::error e = [&] {
-        std::lock_guard lock(engine::get().mu);
+        std::lock_guard lock(t->eng->mu);
         return finished_error(*t);
       }()) {
     return {{}, std::move(e)};
@@ -754,7 +837,7 @@ result<StreamResponse> Client::open(const context::Context& ctx, const Request& 
   if (go::error e = run_until(ctx, *t, [&] { return t->headers_done || t->done; })) return {{}, std::move(e)};
   StreamResponse r;
   try {
-    locked l(engine::get());
+    locked l(*t->eng);
     if (t->done) {
       if (go::error e = finished_error(*t)) return {{}, std::move(e)};
     }
@@ -766,8 +849,8 @@ result<StreamResponse> Client::open(const context::Context& ctx, const Request& 
     r.header = t->header;
     r.url = t->effective_url.empty() ? t->url : t->effective_url;
   } catch (...) {  // std::bad_alloc: take the transfer out of the engine before it dies
-    locked l(engine::get());
-    engine::get().abort(*t, context::canceled);
+    locked l(*t->eng);
+    t->eng->abort(*t, context::canceled);
     throw;
   }
   r.body = BodyReader(std::move(t));
@@ -833,8 +916,8 @@ BodyReader::~BodyReader() { close(); }
 void BodyReader::close() noexcept {
   if (!t_) return;
   {
-    detail::locked l(detail::engine::get());
-    detail::engine::get().abort(*t_, detail::err_body_closed);
+    detail::locked l(*t_->eng);
+    t_->eng->abort(*t_, detail::err_body_closed);
   }
   t_.reset();  // ~transfer takes the engine lock: not under it
 }
@@ -844,7 +927,7 @@ io::result BodyReader::read(std::span<char> buf) {
   if (!t_) return {0, detail::err_body_closed};
   if (buf.empty()) return {0, nullptr};
   transfer& t = *t_;
-  engine& e = engine::get();
+  engine& e = *t.eng;
   const context::done_channel done = t.ctx.done();
   const bool ready = wait_until_ready(e, t, done, [&] { return t.pending() > 0 || !t.active; });
   locked l(e);

@@ -14,9 +14,9 @@
 // blocked M):
 //   * a worker that runs out of work calls netpoll_harvest() — epoll_wait without
 //     blocking — before it spins, and again every few spins; the tasks it wakes that
-//     live on it go straight to its ready list, with no cross-thread wake. Watch
-//     events it leaves to the poller thread (their callbacks may need more stack than
-//     the parking task's it polls on), ending the thread's nap;
+//     live on it go straight to its ready list, with no cross-thread wake. It runs
+//     watch callbacks too when at least 64 KiB of the stack it polls on (a parking
+//     task's) is left, and otherwise leaves them to the poller thread, ending its nap;
 //   * the poller thread blocks in epoll_wait while at least one worker sleeps (then
 //     nobody else would notice an event soon). While every worker is awake it polls
 //     without blocking between naps of 20 µs (doubling to 500 µs while polls come
@@ -76,6 +76,17 @@ std::atomic<std::uint64_t> events_seen{0};
 constexpr auto min_nap = std::chrono::microseconds(20);
 constexpr auto max_nap = std::chrono::microseconds(500);
 constexpr int max_events = 128;
+
+// The stack a watch callback may need (libcurl with OpenSSL: a TLS handshake).
+constexpr std::size_t callback_stack = 64 * 1024;
+
+// Bytes of stack left below the caller: unlimited on a thread's own stack.
+[[gnu::noinline]] std::size_t stack_headroom() noexcept {
+  fiber* f = current_fiber();
+  if (f == nullptr || f->stack_lo == nullptr) return SIZE_MAX;
+  const char* sp = static_cast<const char*>(__builtin_frame_address(0));
+  return sp > f->stack_lo ? static_cast<std::size_t>(sp - f->stack_lo) : 0;
+}
 
 // As Go does since 1.19: a program that uses the network may hold many descriptors, so
 // the soft RLIMIT_NOFILE is raised to the hard limit when the netpoller starts.
@@ -178,12 +189,12 @@ struct netpoller {
     free(d);
   }
 
-  // Handles one event. A worker (on_worker) wakes I/O waiters but leaves watch events
-  // to the poller thread: their callbacks (libcurl, TLS) may need a deep stack, and a
-  // worker polls on whatever stack it is on (a parking task's). Watches are
-  // level-triggered, so the poller thread sees the event again; *watch_seen tells the
-  // worker to end the poller's nap. Returns whether an I/O direction was made ready.
-  bool dispatch(const epoll_event& ev, bool on_worker, bool* watch_seen) noexcept {
+  // Handles one event. A worker polls on whatever stack it is on (a parking task's),
+  // so it runs a watch's callback (libcurl, TLS: deep stacks) only with room to spare
+  // (callbacks_ok); otherwise it leaves the event to the poller thread — watches are
+  // level-triggered, so the thread sees it again — and *watch_seen tells the worker
+  // to end the thread's nap. Returns whether an I/O direction was made ready.
+  bool dispatch(const epoll_event& ev, bool callbacks_ok, bool* watch_seen) noexcept {
     auto* d = reinterpret_cast<poll_desc*>(ev.data.u64 & ptr_mask);
     const auto seq = static_cast<std::uint16_t>(ev.data.u64 >> 48);
     wake_list wakes;
@@ -193,7 +204,7 @@ struct netpoller {
     {
       std::lock_guard lock(d->mu_);
       if (d->seq_ != seq || d->fd_ < 0) return false;  // stale: released since
-      if (d->is_watch_ && on_worker) {
+      if (d->is_watch_ && !callbacks_ok) {
         *watch_seen = true;
         return false;
       }
@@ -228,7 +239,8 @@ struct netpoller {
     if (n <= 0) return 0;  // none, or EINTR
     int ready = 0;
     bool watch_seen = false;
-    for (int i = 0; i < n; ++i) ready += dispatch(events[i], on_worker, &watch_seen) ? 1 : 0;
+    const bool callbacks_ok = !on_worker || stack_headroom() >= callback_stack;
+    for (int i = 0; i < n; ++i) ready += dispatch(events[i], callbacks_ok, &watch_seen) ? 1 : 0;
     events_seen.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
     if (watch_seen) end_nap();
     return on_worker ? ready : n;

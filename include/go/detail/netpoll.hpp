@@ -123,9 +123,10 @@ class poll_desc {
 // Level-triggered interest in an fd, reported by a callback (for foreign event loops
 // such as libcurl's multi-socket interface).
 //
-// cb(arg, fd, events) runs on the poller thread (workers that poll leave watch events
-// to it), with `events` a mask of EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP; it must not
-// block (no parking, no long locks) and may call modify() or close() on any watch,
+// cb(arg, fd, events) runs on the poller thread or on a worker between tasks (never
+// inside a task; with at least 64 KiB of stack), with `events` a mask of EPOLLIN,
+// EPOLLOUT, EPOLLERR, EPOLLHUP; it must not park and must not block for long (a
+// short std::mutex section is fine), and may call modify() or close() on any watch,
 // including its own. A callback for an event collected just before close() may still
 // start after close() returns — and after the fd number has been reused — so `arg`
 // must outlive the netpoller (give it static lifetime) and the callback must tolerate
