@@ -549,6 +549,25 @@ std::size_t on_write(char* data, std::size_t size, std::size_t n, void* userp) {
   return len;
 }
 
+// "host:port" of a URL in Go's notation ("[::1]:80"; the scheme's port when none is
+// given), from libcurl's URL parser; "" if it cannot parse it.
+std::string url_host_port(const std::string& url) {
+  std::string out;
+  CURLU* u = curl_url();
+  if (u == nullptr) return out;
+  char* host = nullptr;
+  char* port = nullptr;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+    out = std::string(host) + ":" + port;
+  }
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return out;
+}
+
 // ---- waiting -------------------------------------------------------------------------
 
 // Waits until ready() holds (evaluated under the engine lock) or `done` closes.
@@ -620,6 +639,8 @@ go::error transfer_error(const transfer& t) {
         if (!addr.empty()) {
           if (addr.find(':') != std::string::npos) addr = "[" + addr + "]";
           addr += ":" + std::to_string(t.primary_port);
+        } else {  // libcurl did not record the address it tried: the URL's
+          addr = url_host_port(t.effective_url.empty() ? t.url : t.effective_url);
         }
         auto sys = go::errors::make_error<net::syscall_error>(
             "connect", std::error_code(static_cast<int>(t.os_errno), std::system_category()));

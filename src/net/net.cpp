@@ -81,7 +81,7 @@ namespace {
 
 go::error unknown_network(std::string_view op, std::string_view net) {
   return go::errors::make_error<op_error>(std::string(op), std::string(net), "", "",
-                                          go::errors::make("unknown network " + std::string(net)));
+                                          go::errors::make(std::string("unknown network ").append(net)));
 }
 
 go::error make_addr_error(std::string err, std::string_view addr) {
@@ -111,13 +111,17 @@ std::string format(const sockaddr* sa, socklen_t len) {
       return std::string(buf) + ":" + std::to_string(ntohs(in6->sin6_port));
     }
     ::inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    return join_host_port(buf, std::to_string(ntohs(in6->sin6_port)));
   }
   if (sa->sa_family == AF_UNIX) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(sa);
     std::size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
     if (n == 0) return "";
-    if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);
+    if (un->sun_path[0] == '\0') {  // abstract: Go prints it with a leading '@'
+      std::string name(1, '@');
+      name.append(un->sun_path + 1, n - 1);
+      return name;
+    }
     return std::string(un->sun_path, strnlen(un->sun_path, n));
   }
   return "";
@@ -279,8 +283,15 @@ result<std::pair<std::string, std::string>> split_host_port(std::string_view hp)
 }
 
 std::string join_host_port(std::string_view host, std::string_view port) {
-  if (host.find(':') != std::string_view::npos) return "[" + std::string(host) + "]:" + std::string(port);
-  return std::string(host) + ":" + std::string(port);
+  const bool bracket = host.find(':') != std::string_view::npos;
+  std::string out;
+  out.reserve(host.size() + port.size() + 3);
+  if (bracket) out += '[';
+  out += host;
+  if (bracket) out += ']';
+  out += ':';
+  out += port;
+  return out;
 }
 
 result<std::vector<std::string>> lookup_host(const context::Context& ctx, std::string_view host) {
