@@ -480,7 +480,11 @@ def build_report(args, res):
       "`pooled_fixedsize_stack`.")
     w("- The work per case is fixed: 1,000,000 tasks for spawn/join and errgroup (Go, gocxx, oneTBB), "
       "100,000 fibers (Boost.Fiber), 10,000 threads (std::thread), 1,000,000 round trips (Go "
-      "ping-pong), 1,000,000 skynet leaves, 1,000,000 parked tasks, 100,000 parked tasks for cancel fan-out.")
+      "ping-pong), 1,000,000 skynet leaves, 1,000,000 parked tasks, 100,000 parked tasks for cancel fan-out; "
+      "network: 1,000 loopback connections x 100 echo round trips of 64 bytes, and 10,000 HTTP GETs through an "
+      "errgroup with a limit of 100 (client and server in the same process, connections reused on both sides).")
+    w("- Network memory: RSS growth (peak RSS after the case minus RSS before it) in a fresh process, "
+      "measured the same way for Go (after a runtime.GC()) and gocxx.")
     w("- Sources: `bench/go/main.go` (Go), `bench/anchors/anchors.cpp` (oneTBB, Boost.Fiber, std::thread), "
       "`bench/*_bench.cpp` (gocxx); the comparison table lives in `scripts/bench_report.py`.")
     w("- A loaded machine (see the load averages above) makes every figure noisier; ratios are "

@@ -360,8 +360,11 @@ class Group {
   // The first error and exception, if published.
   std::pair<::go::error, std::exception_ptr> first_failure() const;
 
-  ::go::sync::WaitGroup wg_;                   // active tasks
-  std::atomic<int> limit_{-1};                 // -1: no limit
+  // wg_ is written by every task's start and end; limit_ is read by every go(). Each
+  // gets its own cache line, so go()'s read of the limit does not first pull the
+  // counter's line in shared state and then again to write it.
+  alignas(64) ::go::sync::WaitGroup wg_;       // active tasks
+  alignas(64) std::atomic<int> limit_{-1};     // -1: no limit
   std::atomic<std::int64_t> slots_{0};         // tasks holding a limit slot
   std::atomic<std::uint32_t> blocked_{0};      // go() callers queued in blocked_q_
   ::go::detail::spin_mutex mu_;                // guards blocked_q_ and limit changes
