@@ -10,11 +10,13 @@
 #   --out FILE    report to write (default: BENCHMARKS.md)
 #   --build DIR   build folder (default: build-bench)
 # Environment: GOCXX_BENCH_TIMEOUT  seconds allowed per benchmark process (default 300)
+#              GOCXX_BENCH_MEMORY_RUNS  fresh processes per memory case, median kept (default 3)
 #
 # Steps: install missing Debian packages; configure and build a Release build of
 # gocxx with its benchmarks and the anchors (bench/anchors.cmake); run every
 # executable in <build>/bench/ with --benchmark_format=json --benchmark_out=..., the
-# memory cases (names containing "memory") each in a fresh process; build and run
+# memory cases (names containing "memory") each in fresh processes (the median of
+# several runs is kept: scripts/bench_median.py); build and run
 # the Go programs of bench/go offline (their memory cases, too, one process each);
 # then scripts/bench_report.py writes the report.
 # If gocxx does not build, the anchors are built on their own (bench/anchors/) and
@@ -41,6 +43,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 TIMEOUT=${GOCXX_BENCH_TIMEOUT:-300}
+MEM_RUNS=${GOCXX_BENCH_MEMORY_RUNS:-3}
 JOBS=$(nproc 2>/dev/null || echo 2)
 RESULTS=$BUILD/results
 START=$(date +%s)
@@ -135,8 +138,15 @@ for exe in "$BENCH_DIR"/*; do
     run_bench "$exe" "$RESULTS/$name.json" --benchmark_filter="$filter"
   fi
   for c in "${memory[@]}"; do
-    log "running $name $c (fresh process)"
-    run_bench "$exe" "$RESULTS/$name.$c.json" --benchmark_filter="^$c(/|\$)"
+    log "running $name $c (fresh process, $MEM_RUNS times; the median is kept)"
+    runs=()
+    for ((k = 1; k <= MEM_RUNS; ++k)); do
+      run_bench "$exe" "$RESULTS/$name.$c.run$k.json" --benchmark_filter="^$c(/|\$)"
+      runs+=("$RESULTS/$name.$c.run$k.json")
+    done
+    python3 scripts/bench_median.py "$RESULTS/$name.$c.json" "${runs[@]}" ||
+      warn "$name $c: no run produced a result"
+    rm -f "${runs[@]}" "${runs[@]/%.json/.log}"
   done
 done
 
@@ -154,9 +164,15 @@ if [[ $RUN_GO -eq 1 ]]; then
         { warn "gobench failed (see $RESULTS/go.log)"; rm -f "$RESULTS/go.json"; }
       # The memory cases (parked_memory, net.go's *_memory), each in a fresh process.
       for c in $("$GOWORK_DIR/gobench" -list | grep memory); do
-        log "running Go $c (fresh process)"
-        timeout "$TIMEOUT" "$GOWORK_DIR/gobench" -case "$c" > "$RESULTS/go.$c.json" 2>> "$RESULTS/go.log" ||
-          { warn "gobench -case $c failed (see $RESULTS/go.log)"; rm -f "$RESULTS/go.$c.json"; }
+        log "running Go $c (fresh process, $MEM_RUNS times; the median is kept)"
+        runs=()
+        for ((k = 1; k <= MEM_RUNS; ++k)); do
+          timeout "$TIMEOUT" "$GOWORK_DIR/gobench" -case "$c" > "$RESULTS/go.$c.run$k.json" 2>> "$RESULTS/go.log" ||
+            warn "gobench -case $c failed (see $RESULTS/go.log)"
+          runs+=("$RESULTS/go.$c.run$k.json")
+        done
+        python3 scripts/bench_median.py "$RESULTS/go.$c.json" "${runs[@]}" || warn "Go $c: no run produced a result"
+        rm -f "${runs[@]}"
       done
     else
       warn "bench/go does not build (see $GOWORK_DIR/build.log)"

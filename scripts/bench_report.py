@@ -398,8 +398,9 @@ def build_report(args, res):
     w("")
     w("Figures are medians (Google Benchmark: median of 5 repetitions where the case repeats; "
       "Go: median of 5 runs after a warm-up), wall-clock time. Per-item times are the total "
-      "divided by the number of tasks / round trips. Memory figures come from a fresh process per case: "
-      "bytes per task = (peak RSS with every task parked − RSS before) / tasks.")
+      "divided by the number of tasks / round trips. Memory figures come from fresh processes, the "
+      "median of 3 runs per case on each side: bytes per task = (peak RSS with every task parked − "
+      "RSS before) / tasks; RSS growth = peak RSS after the case − RSS before it.")
     w("")
     w("## Machine")
     w("")
