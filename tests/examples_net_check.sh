@@ -20,49 +20,9 @@ fi
 bin_dir="$1/examples"
 status=0
 
-# check NAME LINE... : runs NAME, then checks that every LINE appears, in order.
-check() {
-  local name="$1"
-  shift
-  local exe="$bin_dir/$name"
-  if [[ ! -x "$exe" ]]; then
-    echo "FAIL $name: $exe not found (build with -DGOCXX_BUILD_EXAMPLES=ON)"
-    status=1
-    return
-  fi
-  local out rc
-  out="$(timeout 60 "$exe" 2>&1)"
-  rc=$?
-  if [[ $rc -ne 0 ]]; then
-    echo "FAIL $name: exit status $rc"
-    printf '%s\n' "$out" | sed 's/^/    /'
-    status=1
-    return
-  fi
-  local -a lines
-  mapfile -t lines <<<"$out"
-  local i=0 want found
-  for want in "$@"; do
-    found=0
-    while [[ $i -lt ${#lines[@]} ]]; do
-      local line="${lines[$i]}"
-      i=$((i + 1))
-      if [[ "$want" == re:* ]]; then
-        [[ "$line" =~ ^${want#re:}$ ]] && found=1
-      else
-        [[ "$line" == "$want" ]] && found=1
-      fi
-      [[ $found -eq 1 ]] && break
-    done
-    if [[ $found -ne 1 ]]; then
-      echo "FAIL $name: expected line not found (in order): $want"
-      printf '%s\n' "$out" | sed 's/^/    /'
-      status=1
-      return
-    fi
-  done
-  echo "ok   $name"
-}
+# check NAME LINE... (tests/examples_lib.sh): runs NAME, then checks that every LINE
+# appears, in order.
+source "$(dirname "${BASH_SOURCE[0]}")/examples_lib.sh"
 
 # The failure (/fail answers 500 after 300 ms) cancels both /slow GETs (2 s each)
 # through the group's context, the whole run stays under 1 s, and the server's /slow
