@@ -1,7 +1,11 @@
 // errgroup benchmarks (Google Benchmark). Every case reports `ns_per_item`: wall time
 // per task (or, for BM_cancel_fanout, per parked task woken by the cancellation).
 //
-//   BM_spawn_join_waitgroup        baseline: N bare go::spawn + sync::WaitGroup, wait
+//   BM_spawn_join_waitgroup        baseline: N bare go::spawn + sync::WaitGroup add(1)
+//                                  and done() per task, wait
+//   BM_spawn_join_waitgroup_from_task  the same baseline with the spawner a task: the
+//                                  bookkeeping a Group does per task (Go's errgroup
+//                                  too: wg.Add(1) per Go), without the Group
 //   BM_errgroup_spawn_wait         N empty tasks through a zero Group, wait
 //   BM_errgroup_spawn_wait_limit8  the same with set_limit(8)
 //   BM_errgroup_spawn_wait_from_task, BM_errgroup_spawn_wait_limit8_from_task
@@ -10,7 +14,9 @@
 //                                  fails; time from its failure until wait() returns
 //
 // The errgroup design target is BM_errgroup_spawn_wait <= 1.25x BM_spawn_join_waitgroup
-// (same run, same machine). All tasks are spawned from the benchmark's plain thread.
+// (same run, same machine), and the same from a task against
+// BM_spawn_join_waitgroup_from_task. (runtime_bench's BM_spawn_join_from_task adds N to
+// its WaitGroup once, as Go's spawn_join anchor does: the Go comparison, not this one.)
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -37,19 +43,23 @@ void report(benchmark::State& state, std::chrono::nanoseconds total, std::int64_
   state.SetItemsProcessed(items);
 }
 
+// n bare tasks, each counted in a WaitGroup with add(1) before its spawn and done() at
+// its end, then wait.
+std::chrono::nanoseconds bare_spawn_wait(std::int64_t n) {
+  const auto t0 = steady::now();
+  go::sync::WaitGroup wg;
+  for (std::int64_t i = 0; i < n; ++i) {
+    wg.add(1);
+    go::spawn([&wg] { wg.done(); });
+  }
+  wg.wait();
+  return steady::now() - t0;
+}
+
 void BM_spawn_join_waitgroup(benchmark::State& state) {
   const std::int64_t n = state.range(0);
   std::chrono::nanoseconds total{0};
-  for (auto _ : state) {
-    const auto t0 = steady::now();
-    go::sync::WaitGroup wg;
-    for (std::int64_t i = 0; i < n; ++i) {
-      wg.add(1);
-      go::spawn([&wg] { wg.done(); });
-    }
-    wg.wait();
-    total += steady::now() - t0;
-  }
+  for (auto _ : state) total += bare_spawn_wait(n);
   report(state, total, n * state.iterations());
 }
 
@@ -72,6 +82,13 @@ void on_task(F&& f) {
   go::sync::WaitGroup wg;
   wg.go(std::forward<F>(f));
   wg.wait();
+}
+
+void BM_spawn_join_waitgroup_from_task(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  std::chrono::nanoseconds total{0};
+  for (auto _ : state) on_task([&] { total += bare_spawn_wait(n); });
+  report(state, total, n * state.iterations());
 }
 
 // The spawner is the benchmark's thread (from_task false) or a task; limit -1: none.
@@ -130,6 +147,7 @@ void BM_cancel_fanout(benchmark::State& state) {
 }
 
 BENCHMARK(BM_spawn_join_waitgroup)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_spawn_join_waitgroup_from_task)->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_group<false, -1>)->Name("BM_errgroup_spawn_wait")->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_group<false, 8>)->Name("BM_errgroup_spawn_wait_limit8")->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_group<true, -1>)->Name("BM_errgroup_spawn_wait_from_task")->Arg(spawn_n)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -92,7 +92,9 @@ TOPICS = [
         "unit": "ns/task",
         "gocxx": ("bench", "BM_errgroup_spawn_wait_from_task", "ns_per_item"),
         "anchors": [
-            ("gocxx bare spawn + WaitGroup, from a task (BM_spawn_join_from_task)",
+            ("gocxx bare spawn + WaitGroup add(1)/done() per task, from a task (BM_spawn_join_waitgroup_from_task)",
+             ("bench", "BM_spawn_join_waitgroup_from_task", "ns_per_item")),
+            ("gocxx bare spawn, one WaitGroup add(N) for all, from a task (BM_spawn_join_from_task)",
              ("bench", "BM_spawn_join_from_task", "ns_per_item")),
             (GO + " errgroup.Group", ("go", "errgroup_spawn_wait", "ns_per_item")),
         ],
