@@ -478,6 +478,15 @@ void done_channel::wait() const noexcept {
   w.park();  // on the nil channel nothing ever wakes us
 }
 
+void done_channel::park(go::detail::waiter& w, std::uint32_t token, time_point deadline) const noexcept {
+  go::detail::wait_node n;
+  n.w = &w;
+  n.token = token;
+  if (!enqueue(&n)) w.notify(token);  // closed: the wake returns park at once
+  if (deadline == time_point::max()) w.park(); else w.park_until(deadline);
+  dequeue(&n);
+}
+
 bool done_channel::wait_until(time_point deadline) const noexcept {
   if (is_closed()) return true;
   if (deadline <= clock::now()) return false;

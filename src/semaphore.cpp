@@ -42,16 +42,7 @@ go::error Weighted::acquire(const go::context::Context& ctx, std::int64_t n) noe
     sem_node.token = granted_token;
     waiters_.push_back(&sem_node);
   }
-  wait_node ctx_node;
-  ctx_node.w = &w;
-  ctx_node.token = canceled_token;
-  if (!done.enqueue(&ctx_node)) {
-    // Closed already: cancel ourselves (claim and wake, so park returns at once) —
-    // unless a grantor claimed us first, in which case its wake follows.
-    w.notify(canceled_token);
-  }
-  w.park();
-  done.dequeue(&ctx_node);
+  done.park(w, canceled_token);  // granted, or the context is done
   if (w.token() == granted_token) return nullptr;  // the grantor unlinked sem_node
   // The context won. Leave the queue; if we were at the front, waiters behind us may
   // fit now.

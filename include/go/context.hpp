@@ -64,6 +64,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -245,6 +246,16 @@ class done_channel {
   // and on the nil channel). The parker calls it for every case after park returns.
   bool enqueue(go::detail::wait_node* n) const noexcept;
   void dequeue(go::detail::wait_node* n) const noexcept;
+
+  // Parks w — already queued by the caller on some other object, as one case of a
+  // select — with a second node on this channel: w's owner returns once claimed, by
+  // whoever claims it, by this channel's close (with `token`), or by `deadline`
+  // (timeout_token). A channel closed already claims w itself, unless another party
+  // has claimed it first (then that party's wake follows at once). The node is off the
+  // channel when this returns; the caller reads w.token() to learn who won and removes
+  // its other nodes. Call once per waiter, from its owner.
+  void park(go::detail::waiter& w, std::uint32_t token,
+            time_point deadline = time_point::max()) const noexcept;
 
   // Identity: the same signal (all nil channels are equal).
   friend bool operator==(const done_channel& a, const done_channel& b) noexcept { return a.node_ == b.node_; }

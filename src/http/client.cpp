@@ -580,17 +580,12 @@ bool wait_until_ready(engine& e, transfer& t, const context::done_channel& done,
     wait_node tn;
     tn.w = &w;
     tn.token = 1;
-    wait_node dn;
-    dn.w = &w;
-    dn.token = 2;
     {
       locked l(e);
       if (ready()) return true;
       t.waiters.push_back(&tn);
     }
-    bool self_claimed = false;
-    if (!done.enqueue(&dn) && w.try_claim(2)) self_claimed = true;  // already done
-    if (!self_claimed) w.park();
+    done.park(w, 2);  // progress on the transfer (token 1), or the context is done
     const bool ctx_done = w.token() == 2;
     bool ok = false;
     {
@@ -598,7 +593,6 @@ bool wait_until_ready(engine& e, transfer& t, const context::done_channel& done,
       t.waiters.remove(&tn);
       ok = ready();
     }
-    done.dequeue(&dn);
     if (ok) return true;
     if (ctx_done) return false;
   }

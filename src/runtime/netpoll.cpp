@@ -309,9 +309,6 @@ poll_status poll_desc::wait(poll_mode m, const go::context::done_channel* done) 
     wait_node node;
     node.w = &w;
     node.token = wake_token;
-    wait_node done_node;
-    done_node.w = &w;
-    done_node.token = done_token;
     clock::time_point dl;
     {
       std::lock_guard lock(mu_);
@@ -325,20 +322,15 @@ poll_status poll_desc::wait(poll_mode m, const go::context::done_channel* done) 
       if (done && done->is_closed()) return poll_status::canceled;
       dir.waiters.push_back(&node);
     }
-    bool park = true;
-    if (done && !done->enqueue(&done_node)) {
-      // Closed in the meantime: claim ourselves, unless a waker already has (then
-      // its wake follows and park returns at once).
-      if (w.try_claim(done_token)) park = false;
+    if (done) {
+      done->park(w, done_token, dl);
+    } else if (dl == clock::time_point::max()) {
+      w.park();
+    } else {
+      w.park_until(dl);
     }
-    if (park) {
-      if (dl == clock::time_point::max()) w.park(); else w.park_until(dl);
-    }
-    {
-      std::lock_guard lock(mu_);
-      dir.waiters.remove(&node);
-    }
-    if (done) done->dequeue(&done_node);
+    std::lock_guard lock(mu_);
+    dir.waiters.remove(&node);
   }
 }
 
