@@ -1,7 +1,14 @@
 # examples_lib.sh — the output checker shared by the examples' checks
 # (tests/examples_check.sh, tests/examples_net_check.sh); sourced, not run.
-# The caller sets bin_dir (where the programs are) and status=0 first; check() sets
-# status=1 on a failure.
+# Sourced with the caller's arguments: BUILD_DIR, whose examples/ holds the programs.
+# check() sets status=1 on a failure; the caller ends with `exit $status`.
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 BUILD_DIR" >&2
+  exit 2
+fi
+bin_dir="$1/examples"
+status=0
 
 # check NAME LINE... : runs NAME, then checks that every LINE appears, in order.
 # A LINE starting with "re:" is an extended regular expression matched against whole

@@ -13,15 +13,8 @@
 # on a missing program.
 set -u
 
-if [[ $# -ne 1 ]]; then
-  echo "usage: $0 BUILD_DIR" >&2
-  exit 2
-fi
-bin_dir="$1/examples"
-status=0
-
-# check NAME LINE... (tests/examples_lib.sh): runs NAME, then checks that every LINE
-# appears, in order.
+# check NAME LINE... (tests/examples_lib.sh, which also reads BUILD_DIR): runs NAME,
+# then checks that every LINE appears, in order.
 source "$(dirname "${BASH_SOURCE[0]}")/examples_lib.sh"
 
 # The failure (/fail answers 500 after 300 ms) cancels both /slow GETs (2 s each)
