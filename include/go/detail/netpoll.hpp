@@ -97,8 +97,6 @@ class poll_desc {
   // The pointer is dangling afterwards.
   void release() noexcept;
 
-  int fd() const noexcept { return fd_; }
-
  private:
   friend struct netpoller;
   friend class poll_watch;
