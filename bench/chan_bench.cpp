@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "go/chan.hpp"
 #include "go/runtime.hpp"
 #include "go/time.hpp"
@@ -28,16 +29,7 @@ double elapsed_ns(clock_type::time_point since) {
   return std::chrono::duration<double, std::nano>(clock_type::now() - since).count();
 }
 
-// Runs f on a task and blocks the calling thread until it returns.
-template <class F>
-void on_task(F&& f) {
-  go::chan<int> done(1);
-  go::spawn([&f, done] {
-    f();
-    done.send(0);
-  });
-  (void)done.recv();
-}
+using gocxx_bench::on_task;
 
 void report(benchmark::State& state, double total_ns, long items) {
   state.SetIterationTime(total_ns / 1e9);

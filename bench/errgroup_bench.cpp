@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <thread>
 
+#include "bench_util.hpp"
 #include "go/context.hpp"
 #include "go/errgroup.hpp"
 #include "go/errors.hpp"
@@ -74,15 +75,7 @@ std::chrono::nanoseconds group_spawn_wait(std::int64_t n, int limit, benchmark::
   return steady::now() - t0;
 }
 
-// Runs f on a task and blocks the calling thread until it returns: the spawner is then
-// a task, as Go's main goroutine is (a plain thread blocked by set_limit pays a futex
-// wake-up per slot hand-off; a task pays a park).
-template <class F>
-void on_task(F&& f) {
-  go::sync::WaitGroup wg;
-  wg.go(std::forward<F>(f));
-  wg.wait();
-}
+using gocxx_bench::on_task;
 
 void BM_spawn_join_waitgroup_from_task(benchmark::State& state) {
   const std::int64_t n = state.range(0);

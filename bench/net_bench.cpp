@@ -38,6 +38,7 @@
 #include <string_view>
 #include <utility>
 
+#include "bench_util.hpp"
 #include "go/context.hpp"
 #include "go/errgroup.hpp"
 #include "go/errors.hpp"
@@ -170,13 +171,7 @@ BENCHMARK(BM_net_echo)->UseManualTime()->Repetitions(reps)->Iterations(1)->Unit(
 
 // ---- HTTP -----------------------------------------------------------------------------
 
-// Runs f on a task and blocks the calling thread until it returns.
-template <class F>
-void on_task(F&& f) {
-  go::sync::WaitGroup wg;
-  wg.go(std::forward<F>(f));
-  wg.wait();
-}
+using gocxx_bench::on_task;
 
 // One HTTP run: a server on 127.0.0.1:0, then `http_requests` GETs through an errgroup
 // limited to `http_limit` tasks. Returns the timed part (the GETs), or a negative

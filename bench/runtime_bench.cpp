@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "bench_util.hpp"
 #include "go/detail/waiter.hpp"
 #include "go/runtime.hpp"
 #include "go/sync.hpp"
@@ -30,18 +31,7 @@ double elapsed_ns(clock_type::time_point since) {
   return std::chrono::duration<double, std::nano>(clock_type::now() - since).count();
 }
 
-// Runs f on a task and blocks the calling thread until it returns: the "main
-// goroutine" of a case that Go runs from main.
-template <class F>
-void on_task(F&& f) {
-  go::sync::WaitGroup wg;
-  wg.add(1);
-  go::spawn([&] {
-    f();
-    wg.done();
-  });
-  wg.wait();
-}
+using gocxx_bench::on_task;
 
 void report(benchmark::State& state, double total_ns, long items) {
   state.SetIterationTime(total_ns / 1e9);
