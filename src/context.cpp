@@ -134,7 +134,40 @@ node::node(std::shared_ptr<node> parent) noexcept : parent_(std::move(parent)) {
   }
 }
 
-node::~node() = default;
+// Dropping the last handle to the leaf of a long chain would destroy the chain
+// recursively, one stack frame per ancestor (a chain of 10,000 overflows a task's
+// stack). So ancestors are released in a loop instead: the outermost ~node on a thread
+// keeps a list of parents still to release, and any ~node that runs inside it (for an
+// ancestor, or for an unrelated context destroyed along the way, say one stored as a
+// value) appends its parent there and returns. If the destruction of a node parks the
+// task (a deadline timer's stop waits for its callback), another task on the same
+// thread may append to the list meanwhile; the outermost loop releases those too. Only
+// when the list cannot grow (out of memory) does a parent get released in place.
+namespace {
+thread_local std::vector<std::shared_ptr<node>>* tl_releasing = nullptr;
+}  // namespace
+
+node::~node() {
+  if (!parent_) return;
+  if (tl_releasing) {
+    try {
+      tl_releasing->push_back(std::move(parent_));
+    } catch (...) {
+      // out of memory: parent_ is released in place by the member's destructor
+    }
+    return;
+  }
+  std::vector<std::shared_ptr<node>> pending;
+  tl_releasing = &pending;
+  std::shared_ptr<node> next = std::move(parent_);
+  for (;;) {
+    next.reset();  // may destroy it, which appends its parent to `pending`
+    if (pending.empty()) break;
+    next = std::move(pending.back());
+    pending.pop_back();
+  }
+  tl_releasing = nullptr;
+}
 
 class cancel_node : public node, public child_hook {
  public:

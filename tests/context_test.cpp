@@ -1005,6 +1005,35 @@ TEST(Context, DeepChainCanceledFromTask) {
   expect_done(leaf, ctx::canceled, "leaf");
 }
 
+// Dropping the last handle to a long chain releases the ancestors in a loop: from a
+// task (small stack) a chain of 100,000 must not overflow, whatever the node kinds,
+// and nor must a chain that holds another long chain as a value.
+TEST(Context, DeepChainDestroyedFromTask) {
+  static const ctx::key<Context> inner_key("inner");
+  static const ctx::key<int> int_key("n");
+  go::sync::WaitGroup wg;
+  std::atomic<bool> checked{false};
+  wg.go([&] {
+    auto build = [](Context c, int depth) {
+      for (int i = 0; i < depth; ++i) {
+        switch (i % 3) {
+          case 0: c = ctx::with_cancel(c).first; break;
+          case 1: c = ctx::with_value(c, int_key, i); break;
+          default: c = ctx::with_timeout(c, std::chrono::hours(1)).first; break;
+        }
+      }
+      return c;
+    };
+    Context inner = build(ctx::background(), 100000);
+    Context outer = ctx::with_value(build(ctx::background(), 100000), inner_key, std::move(inner));
+    EXPECT_NE(outer.value(inner_key), nullptr);
+    checked = true;
+    // `outer` goes out of scope here: both chains, 200,000 nodes, are destroyed.
+  });
+  wg.wait();
+  EXPECT_TRUE(checked.load());
+}
+
 // --- done_channel: the hooks go::select will use ------------------------------------
 
 TEST(Context, DoneChannelHooks) {
