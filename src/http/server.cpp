@@ -410,7 +410,8 @@ struct conn_state {
   bool idle = true;     // waiting for a request's first byte (shutdown() may close it)
   bool closed = false;  // the server closed nc (shutdown or close)
   std::string buf;      // bytes read and not yet parsed (the next request's start)
-  std::unique_ptr<char[]> rbuf = std::make_unique<char[]>(read_chunk);
+  // Not zero-filled: a read commits only the pages it writes (most requests use one).
+  std::unique_ptr<char[]> rbuf = std::make_unique_for_overwrite<char[]>(read_chunk);
 };
 
 }  // namespace
