@@ -249,6 +249,11 @@ bool default_routes(raw_server& s, int fd, const raw_request& r) {
     return send_all(fd, response("200 OK", "hello, world\n", "X-Test: one\r\nX-Test: two\r\nContent-Type: text/plain\r\n"));
   }
   if (p == "/missing") return send_all(fd, response("404 Not Found", "no such thing\n"));
+  if (p == "/then-close") {  // a keep-alive answer, then the server drops the connection
+    send_all(fd, response("200 OK", "bye\n"));
+    s.nap(2ms);
+    return false;
+  }
   if (p == "/echo") {
     std::string b = r.method + "|" + r.header("content-type") + "|" + r.header("user-agent") + "|" +
                     r.header("x-custom") + "|" + r.header("accept") + "|" + r.header("expect") + "|" + r.body;
@@ -440,6 +445,30 @@ TEST_F(server_fixture, KeepAliveReusesOneConnection) {
     ASSERT_FALSE(err) << err;
   }
   EXPECT_EQ(srv.accepted() - before, 1);
+}
+
+// The server closes each connection after its answer while libcurl keeps it cached
+// and idle (its socket still in the netpoller, with no interest): the next request
+// finds it dead and opens another socket — often under the same number — which must
+// be watched afresh. From tasks and threads at once, many rounds.
+TEST_F(server_fixture, ServerClosingIdleConnectionsEachTime) {
+  const int before = srv.accepted();
+  const int rounds = 40;
+  go::sync::WaitGroup wg;
+  std::atomic<int> ok{0};
+  auto client = [&] {
+    for (int i = 0; i < rounds; ++i) {
+      auto [resp, err] = http::get(ctxns::background(), srv.url("/then-close"));
+      if (!err && resp.body == "bye\n") ok.fetch_add(1);
+      else ADD_FAILURE() << err;
+    }
+  };
+  for (int k = 0; k < 3; ++k) wg.go(client);
+  std::thread th(client);
+  wg.wait();
+  th.join();
+  EXPECT_EQ(ok.load(), 4 * rounds);
+  EXPECT_GE(srv.accepted() - before, 4 * rounds / 2) << "connections were closed, so new ones were made";
 }
 
 TEST(HttpClient, ConnectionRefused) {

@@ -206,6 +206,74 @@ TEST(Netpoll, WatchCallbackIsLevelTriggered) {
   ::close(fd[1]);
 }
 
+// Interest in user space: a watch made with none is not in the kernel until modify()
+// asks for some; dropping the interest and taking it up again works whether or not an
+// event came in between; and an fd that hangs up while nobody is interested is dropped
+// from the kernel instead of being reported on every poll (EPOLLHUP cannot be masked).
+TEST(Netpoll, WatchInterestIsKeptInUserSpace) {
+  int fd[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd), 0);
+  static std::atomic<int> calls{0};
+  static std::atomic<std::uint32_t> last{0};
+  calls = 0;
+  auto wait_calls = [](int above) {
+    for (int i = 0; i < 1000 && calls.load() <= above; ++i) go::time::sleep_for(1ms);
+    return calls.load() > above;
+  };
+  {
+    const std::size_t base = go::detail::netpoll_registered();
+    go::detail::poll_watch w(fd[0], 0, [](void*, int, std::uint32_t ev) {
+      last = ev;
+      calls.fetch_add(1);
+    }, nullptr);
+    EXPECT_EQ(go::detail::netpoll_registered(), base + 1);
+    char c = 'x';
+    ASSERT_EQ(::write(fd[1], &c, 1), 1);
+    go::time::sleep_for(20ms);
+    EXPECT_EQ(calls.load(), 0) << "no interest yet";
+    ASSERT_TRUE(w.modify(EPOLLIN));
+    ASSERT_TRUE(wait_calls(0)) << "the byte written before the interest is reported";
+    EXPECT_TRUE(last.load() & EPOLLIN);
+
+    // Narrowed to nothing (no system call) while the byte is still unread: the next
+    // event finds no interest, so callbacks stop.
+    ASSERT_TRUE(w.modify(0));
+    go::time::sleep_for(5ms);
+    int frozen = calls.load();
+    go::time::sleep_for(20ms);
+    EXPECT_EQ(calls.load(), frozen) << "interest 0 stops the callbacks";
+    ASSERT_TRUE(w.modify(EPOLLIN));
+    ASSERT_TRUE(wait_calls(frozen)) << "interest taken up again: the unread byte is reported again";
+
+    // Drained, interest dropped and taken up again with no event in between, then a
+    // new byte: reported.
+    ASSERT_EQ(::read(fd[0], &c, 1), 1);
+    ASSERT_TRUE(w.modify(0));
+    ASSERT_TRUE(w.modify(EPOLLIN));
+    go::time::sleep_for(5ms);
+    frozen = calls.load();
+    ASSERT_EQ(::write(fd[1], &c, 1), 1);
+    ASSERT_TRUE(wait_calls(frozen));
+    ASSERT_EQ(::read(fd[0], &c, 1), 1);
+
+    // The peer hangs up while there is no interest: a handful of events at most, not
+    // one per poll.
+    ASSERT_TRUE(w.modify(0));
+    go::time::sleep_for(5ms);
+    frozen = calls.load();
+    const std::uint64_t events_before = go::detail::netpoll_events();
+    ::close(fd[1]);
+    fd[1] = -1;
+    go::time::sleep_for(50ms);
+    EXPECT_EQ(calls.load(), frozen);
+    EXPECT_LE(go::detail::netpoll_events() - events_before, 4u);
+    ASSERT_TRUE(w.modify(EPOLLIN));
+    ASSERT_TRUE(wait_calls(frozen)) << "the hang-up is reported once there is interest";
+    EXPECT_TRUE(last.load() & (EPOLLIN | EPOLLHUP));
+  }
+  ::close(fd[0]);
+}
+
 TEST(Netpoll, StressReuseUnderTraffic) {
   // Descriptors are released and reused while the poller is busy with events for
   // them: stale events must be dropped, never delivered to the next user.

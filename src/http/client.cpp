@@ -22,8 +22,11 @@
 //   * a pool of reset easy handles (up to 128), reused by new transfers;
 //   * the socket watches: CURLMOPT_SOCKETFUNCTION turns libcurl's interest in a
 //     socket into a detail::poll_watch (level-triggered, EPOLLIN / EPOLLOUT), kept in
-//     a map from socket to watch; CURL_POLL_REMOVE closes the watch (libcurl calls it
-//     before it closes the socket);
+//     a map from socket to watch. Connection sockets are opened and closed through
+//     CURLOPT_OPENSOCKETFUNCTION / CURLOPT_CLOSESOCKETFUNCTION, so their watch lives
+//     exactly as long as the socket and CURL_POLL_REMOVE (a connection going idle in
+//     the cache) only drops the interest, which costs no system call; a socket of
+//     any other origin loses its watch at CURL_POLL_REMOVE;
 //   * one runtime timer (detail::timer): CURLMOPT_TIMERFUNCTION arms it for libcurl's
 //     next timeout (`timer_due`; -1 only clears `timer_due`, so a later fire is a
 //     no-op). Stopping the timer under the engine lock could deadlock with its
@@ -33,7 +36,8 @@
 //
 //   * the netpoller thread, or a worker polling between tasks, when a watched socket
 //     is ready: the watch's callback calls curl_multi_socket_action(fd,
-//     CURL_CSELECT_*);
+//     CURL_CSELECT_*) — or, if another thread holds the lock, queues the event for
+//     the holder, which runs it before it unlocks (engine::defer, unlock_draining);
 //   * a task spawned by the engine timer's callback (the timer thread itself must
 //     never wait for the engine lock: every sleep and deadline of the process depends
 //     on it), when the timer fires at or after `timer_due`:
@@ -105,8 +109,11 @@
 // (Go switches to GET) — a libcurl limitation.
 #include <curl/curl.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -125,6 +132,7 @@
 #include "go/detail/waiter.hpp"
 #include "go/http.hpp"
 #include "go/runtime.hpp"
+#include "runtime/platform.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace go::http {
@@ -235,6 +243,40 @@ class engine {
   // The wake_list of the current holder of mu (set by `locked`): callbacks running
   // under the lock claim waiters into it.
   wake_list* wakes = nullptr;
+
+  // Socket readiness that arrived while mu was held. The netpoller's callback does not
+  // wait for the lock (it would stall the poller thread, or a worker between tasks,
+  // behind another thread's libcurl work): it queues the event here and the holder
+  // runs it before it lets the lock go (unlock_draining). The queue has its own
+  // short lock; has_deferred_ is set whenever it is non-empty.
+  // Queues an event; returns false (nothing queued) when out of memory.
+  bool defer(curl_socket_t s, int mask) noexcept {
+    std::lock_guard g(deferred_mu_);
+    try {
+      deferred_.emplace_back(s, mask);
+    } catch (...) {
+      return false;
+    }
+    has_deferred_.store(true, std::memory_order_seq_cst);
+    go::detail::full_fence();  // pairs with the one in unlock_draining
+    return true;
+  }
+
+  // Releases mu, first running every deferred event (with `wl` as the holder's
+  // wake_list). An event deferred after the holder's last look is run by whoever
+  // wins mu after it: the deferring side sets has_deferred_ and then tries the lock,
+  // the releasing side unlocks and then looks at has_deferred_ (fences on both sides),
+  // so at least one of them sees the other.
+  void unlock_draining(wake_list& wl) noexcept {
+    for (;;) {
+      run_deferred();
+      wakes = nullptr;
+      mu.unlock();
+      go::detail::full_fence();
+      if (!has_deferred_.load(std::memory_order_seq_cst) || !mu.try_lock()) return;
+      wakes = &wl;
+    }
+  }
 
   // An easy handle for a new transfer: a reset one from the pool, or a new one (null
   // if libcurl is out of memory). Reusing handles spares libcurl's per-handle setup
@@ -372,26 +414,65 @@ class engine {
   }
 
   // CURLMOPT_SOCKETFUNCTION: mirror libcurl's interest in s with a poll_watch.
+  // libcurl drops its interest in a connection's socket when the connection goes back
+  // to its cache and takes it up again when a request reuses it: for a socket opened
+  // through on_open_socket that is only poll_watch::modify(0) and back, which costs
+  // no system call. A socket of unknown origin is unwatched at once (it may be closed
+  // next, and its number reused).
   static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void*) {
     auto& e = *static_cast<engine*>(userp);
     try {
+      auto it = e.watches_.find(s);
       if (what == CURL_POLL_REMOVE) {
-        e.watches_.erase(s);  // ~poll_watch unregisters the fd
+        if (it == e.watches_.end()) return 0;
+        if (it->second.ours) {
+          it->second.w.modify(0);
+        } else {
+          e.watches_.erase(it);  // ~poll_watch unregisters the fd
+        }
         return 0;
       }
       std::uint32_t events = 0;
       if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= EPOLLIN;
       if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= EPOLLOUT;
-      if (auto it = e.watches_.find(s); it != e.watches_.end()) {
-        if (!it->second.modify(events)) return -1;  // epoll refused: libcurl fails the transfer
+      if (it != e.watches_.end()) {
+        if (!it->second.w.modify(events)) return -1;  // epoll refused: libcurl fails the transfer
       } else {
-        e.watches_.emplace(s, go::detail::poll_watch(s, events, &engine::on_ready, &e));
+        e.watches_.emplace(s, watch{go::detail::poll_watch(s, events, &engine::on_ready, &e), false});
       }
       return 0;
     } catch (...) {  // epoll refused the fd, or std::bad_alloc: libcurl fails the transfer
       return -1;
     }
   }
+
+ public:
+  // CURLOPT_OPENSOCKETFUNCTION (for connections): opens the socket and gives it a
+  // watch with no interest yet, kept until on_close_socket. A watch left over from
+  // an earlier socket with the same number (closed without on_close_socket) is
+  // dropped first. Under the lock (libcurl connects inside multi calls).
+  static curl_socket_t on_open_socket(void* clientp, curlsocktype purpose, curl_sockaddr* a) {
+    const curl_socket_t s = ::socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (s < 0 || purpose != CURLSOCKTYPE_IPCXN) return s < 0 ? CURL_SOCKET_BAD : s;
+    auto& e = *static_cast<engine*>(clientp);
+    try {
+      e.watches_.erase(s);
+      e.watches_.emplace(s, watch{go::detail::poll_watch(s, 0, &engine::on_ready, &e), true});
+    } catch (...) {  // std::bad_alloc: no socket rather than an unwatched one
+      ::close(s);
+      return CURL_SOCKET_BAD;
+    }
+    return s;
+  }
+
+  // CURLOPT_CLOSESOCKETFUNCTION: drops the socket's watch, then closes it. Under the
+  // lock (libcurl closes connections inside multi calls).
+  static int on_close_socket(void* clientp, curl_socket_t s) {
+    static_cast<engine*>(clientp)->watches_.erase(s);
+    return ::close(s);
+  }
+
+ private:
 
   // poll_watch callback, on the netpoller thread.
   static void on_ready(void* arg, int fd, std::uint32_t events);
@@ -425,9 +506,34 @@ class engine {
   // The engine timer's action, in a task the timer's callback spawns.
   void on_timer_fire() noexcept;
 
+  // Runs the deferred events. Under the lock.
+  void run_deferred() noexcept {
+    if (!has_deferred_.load(std::memory_order_seq_cst)) return;
+    std::vector<std::pair<curl_socket_t, int>> batch;
+    {
+      std::lock_guard g(deferred_mu_);
+      batch.swap(deferred_);
+      has_deferred_.store(false, std::memory_order_relaxed);
+    }
+    for (auto [fd, mask] : batch) drive(fd, mask);
+    std::lock_guard g(deferred_mu_);  // keep the capacity for next time
+    if (deferred_.empty()) {
+      batch.clear();
+      deferred_.swap(batch);
+    }
+  }
+
+  go::detail::spin_mutex deferred_mu_;
+  std::vector<std::pair<curl_socket_t, int>> deferred_;  // under deferred_mu_
+  std::atomic<bool> has_deferred_{false};
+
   multi_ptr multi_;  // never destroyed (the engine is immortal)
   std::vector<easy_ptr> easy_pool_;  // reset handles for new transfers (under the lock)
-  std::unordered_map<curl_socket_t, go::detail::poll_watch> watches_;
+  struct watch {
+    go::detail::poll_watch w;
+    bool ours;  // opened by on_open_socket: kept, with no interest, while libcurl idles it
+  };
+  std::unordered_map<curl_socket_t, watch> watches_;
   go::detail::timer timer_;
   clock::time_point timer_due_ = clock::time_point::max();
   bool kick_now_ = false;  // libcurl asked for a timeout action at once (under the lock)
@@ -437,15 +543,19 @@ class engine {
 // after the mutex is released (members are destroyed in reverse order).
 class locked {
  public:
-  explicit locked(engine& e) : e_(e), lock_(e.mu) { e_.wakes = &wakes_; }
+  explicit locked(engine& e) : e_(e) {
+    e_.mu.lock();
+    e_.wakes = &wakes_;
+  }
+  // For a caller that already holds e.mu.
+  locked(engine& e, std::adopt_lock_t) noexcept : e_(e) { e_.wakes = &wakes_; }
   locked(const locked&) = delete;
   locked& operator=(const locked&) = delete;
-  ~locked() { e_.wakes = nullptr; }
+  ~locked() { e_.unlock_draining(wakes_); }
 
  private:
   engine& e_;
-  wake_list wakes_;                   // destroyed last: wakes after the unlock
-  std::unique_lock<std::mutex> lock_;
+  wake_list wakes_;  // destroyed after the destructor's body: wakes after the unlock
 };
 
 void engine::on_ready(void* arg, int fd, std::uint32_t events) {
@@ -454,7 +564,19 @@ void engine::on_ready(void* arg, int fd, std::uint32_t events) {
   if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) mask |= CURL_CSELECT_IN;
   if (events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
   if (events & EPOLLERR) mask |= CURL_CSELECT_ERR;
-  locked l(e);
+  if (!e.mu.try_lock()) {
+    // Busy: the holder runs the event before it unlocks — unless it has just looked,
+    // so try once more; the one who gets the lock runs it. Out of memory: wait.
+    if (!e.defer(fd, mask)) {
+      locked l(e);
+      e.drive(fd, mask);
+      return;
+    }
+    if (!e.mu.try_lock()) return;
+    locked l(e, std::adopt_lock);  // runs the deferred event as it unlocks
+    return;
+  }
+  locked l(e, std::adopt_lock);
   e.drive(fd, mask);
 }
 
@@ -735,6 +857,10 @@ result<std::shared_ptr<transfer>> make_transfer(const Client& c, const context::
 
   curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(h, CURLOPT_PRIVATE, tp);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &engine::on_open_socket);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t->eng);
+  curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, &engine::on_close_socket);
+  curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, t->eng);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, tp->errbuf);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075700

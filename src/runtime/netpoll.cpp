@@ -4,8 +4,12 @@
 // Registration. poll_desc::open adds an fd once, edge-triggered for both directions
 // (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), as Go's netpoll_epoll.go does: interest
 // never changes afterwards, so I/O needs no epoll_ctl per operation. Watches
-// (poll_watch, for libcurl) are level-triggered and change their interest with
-// EPOLL_CTL_MOD.
+// (poll_watch, for libcurl) are level-triggered. Their interest lives in user space
+// (interest_); the kernel's mask (armed_) only ever grows with EPOLL_CTL_MOD when the
+// interest outgrows it, and shrinks when an event outside the interest arrives
+// (dispatch: EPOLL_CTL_MOD to the interest, or EPOLL_CTL_DEL when there is none, since
+// the kernel reports EPOLLHUP and EPOLLERR whatever the mask). A watch whose interest
+// goes to nothing and back, with no event in between, costs no system call.
 //
 // Polling. For each event the poller locks the descriptor and, per direction that the
 // event makes ready, sets the `ready` flag and claims every queued waiter (wake_list:
@@ -150,6 +154,8 @@ struct netpoller {
       d->is_watch_ = false;
       d->cb_ = nullptr;
       d->arg_ = nullptr;
+      d->interest_ = d->armed_ = 0;
+      d->in_epoll_ = false;
       for (auto& dir : d->dir_) {
         dir.ready = false;
         dir.deadline = clock::time_point::max();
@@ -183,8 +189,13 @@ struct netpoller {
   }
 
   void remove(poll_desc* d) noexcept {
+    bool in_epoll;
+    {
+      std::lock_guard lock(d->mu_);
+      in_epoll = !d->is_watch_ || d->in_epoll_;
+    }
     epoll_event ev{};
-    ::epoll_ctl(epfd, EPOLL_CTL_DEL, d->fd_, &ev);  // fails only if the fd was closed early
+    if (in_epoll) ::epoll_ctl(epfd, EPOLL_CTL_DEL, d->fd_, &ev);  // fails only if the fd was closed early
     registered.fetch_sub(1, std::memory_order_relaxed);
     free(d);
   }
@@ -209,6 +220,10 @@ struct netpoller {
         return false;
       }
       if (d->is_watch_) {
+        if (!d->in_epoll_) return false;  // dropped from the kernel since it was collected
+        const std::uint32_t wanted = d->interest_ == 0 ? 0 : (d->interest_ | EPOLLERR | EPOLLHUP);
+        if (ev.events & ~wanted & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) disarm(d);
+        if ((ev.events & wanted) == 0) return false;
         cb = d->cb_;
         arg = d->arg_;
         fd = d->fd_;
@@ -228,6 +243,23 @@ struct netpoller {
       return false;
     }
     return true;
+  }
+
+  // An event outside a watch's interest arrived: narrow the kernel's mask to the
+  // interest (level-triggered, the event would come back on every poll), or drop the
+  // fd from epoll when there is no interest (EPOLLHUP and EPOLLERR cannot be masked).
+  // Under d->mu_.
+  void disarm(poll_desc* d) noexcept {
+    epoll_event ev{};
+    if (d->interest_ == 0) {
+      ::epoll_ctl(epfd, EPOLL_CTL_DEL, d->fd_, &ev);
+      d->in_epoll_ = false;
+      d->armed_ = 0;
+      return;
+    }
+    ev.events = d->interest_;
+    ev.data.u64 = tag(d, d->seq_);
+    if (::epoll_ctl(epfd, EPOLL_CTL_MOD, d->fd_, &ev) == 0) d->armed_ = d->interest_;
   }
 
   // Takes the ready events (blocking up to timeout_ms; 0: not at all) and dispatches
@@ -362,25 +394,35 @@ poll_watch::poll_watch(int fd, std::uint32_t events, callback cb, void* arg) {
     d->is_watch_ = true;
     d->cb_ = cb;
     d->arg_ = arg;
+    d->interest_ = d->armed_ = events;
+    d->in_epoll_ = events != 0;
   }
-  np.add(d, events);
+  if (events != 0) {
+    np.add(d, events);
+  } else {
+    registered.fetch_add(1, std::memory_order_relaxed);
+  }
   d_ = d;
 }
 
 bool poll_watch::modify(std::uint32_t events) noexcept {
   if (!d_) return false;
-  std::uint16_t seq;
-  {
-    std::lock_guard lock(d_->mu_);
-    seq = d_->seq_;
+  std::lock_guard lock(d_->mu_);
+  if ((events & ~d_->armed_) == 0 && (d_->in_epoll_ || events == 0)) {
+    d_->interest_ = events;  // the kernel's mask covers it; dispatch filters
+    return true;
   }
   epoll_event ev{};
   ev.events = events;
-  ev.data.u64 = netpoller::tag(d_, seq);
+  ev.data.u64 = netpoller::tag(d_, d_->seq_);
   const int epfd = netpoller::get().epfd;
-  if (::epoll_ctl(epfd, EPOLL_CTL_MOD, d_->fd_, &ev) == 0) return true;
+  int rc = ::epoll_ctl(epfd, d_->in_epoll_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, d_->fd_, &ev);
   // Not registered any more (the fd was closed and reopened behind our back): add it.
-  return errno == ENOENT && ::epoll_ctl(epfd, EPOLL_CTL_ADD, d_->fd_, &ev) == 0;
+  if (rc != 0 && d_->in_epoll_ && errno == ENOENT) rc = ::epoll_ctl(epfd, EPOLL_CTL_ADD, d_->fd_, &ev);
+  if (rc != 0) return false;
+  d_->interest_ = d_->armed_ = events;
+  d_->in_epoll_ = true;
+  return true;
 }
 
 void poll_watch::close() noexcept {

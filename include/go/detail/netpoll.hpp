@@ -112,14 +112,27 @@ class poll_desc {
   bool closing_ = false;
   bool is_watch_ = false;
   direction dir_[2];
-  // For watches: the callback and its argument (under mu_).
+  // For watches (under mu_): the callback and its argument; the interest the owner
+  // asked for; the mask in the kernel (armed_, meaningful while in_epoll_), which
+  // may be wider than the interest (see poll_watch::modify).
   void (*cb_)(void* arg, int fd, std::uint32_t events) = nullptr;
   void* arg_ = nullptr;
+  std::uint32_t interest_ = 0;
+  std::uint32_t armed_ = 0;
+  bool in_epoll_ = false;
   poll_desc* next_free_ = nullptr;
 };
 
 // Level-triggered interest in an fd, reported by a callback (for foreign event loops
 // such as libcurl's multi-socket interface).
+//
+// Narrowing the interest costs no system call: the kernel keeps the wider mask, and
+// events outside the interest are filtered out (and only then, when one actually
+// arrives, is the kernel's mask narrowed). So an owner that drops its interest between
+// two uses of a socket and takes it up again (libcurl does, per request on a kept-alive
+// connection) pays nothing for it. The price: an fd that is closed and reopened under
+// the same number behind the watch's back must get a new watch (close this one first),
+// since the watch cannot tell that the kernel dropped the old registration.
 //
 // cb(arg, fd, events) runs on the poller thread or on a worker between tasks (never
 // inside a task; with at least 64 KiB of stack), with `events` a mask of EPOLLIN,
@@ -135,8 +148,9 @@ class poll_watch {
 
   // An empty watch (watches nothing).
   poll_watch() noexcept = default;
-  // Registers fd with interest `events` (EPOLLIN | EPOLLOUT, or 0 for none yet).
-  // Throws std::system_error if epoll refuses the fd and std::bad_alloc.
+  // Registers fd with interest `events` (EPOLLIN | EPOLLOUT, or 0 for none yet: then
+  // the kernel is told only when modify() asks for some). Throws std::system_error if
+  // epoll refuses the fd and std::bad_alloc.
   poll_watch(int fd, std::uint32_t events, callback cb, void* arg);
   poll_watch(poll_watch&& o) noexcept : d_(std::exchange(o.d_, nullptr)) {}
   poll_watch& operator=(poll_watch&& o) noexcept {
@@ -145,8 +159,9 @@ class poll_watch {
   }
   ~poll_watch() { close(); }
 
-  // Changes the interest mask. Never blocks. Returns false (and changes nothing) if
-  // epoll refuses, or on an empty watch.
+  // Changes the interest mask (0: none). Never blocks; makes a system call only when
+  // the interest grows beyond the kernel's mask. Returns false (and changes nothing)
+  // if epoll refuses, or on an empty watch.
   bool modify(std::uint32_t events) noexcept;
   // Unregisters the fd (the caller still owns and closes it); the watch becomes
   // empty. No-op on an empty watch.
