@@ -6,6 +6,7 @@
 // the exact bytes of its responses — statuses, headers, redirects, a body trickled
 // in pieces, silence — and counting the connections it accepted (keep-alive).
 #include "go/http.hpp"
+#include "go/io.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -265,6 +266,20 @@ bool default_routes(raw_server& s, int fd, const raw_request& r) {
     return send_all(fd, response("302 Found", "", "Location: /chain/" + std::to_string(n - 1) + "\r\n"));
   }
   if (p == "/loop") return send_all(fd, response("301 Moved Permanently", "", "Location: /loop\r\n"));
+  if (p == "/headers") {  // what a redirected request carried
+    return send_all(fd, response("200 OK", "method=" + r.method + "|auth=" + r.header("authorization") +
+                                               "|cookie=" + r.header("cookie") + "|custom=" + r.header("x-custom") +
+                                               "|referer=" + r.header("referer") + "|body=" + r.body));
+  }
+  if (p.size() == 5 && p.starts_with("/r3")) {  // /r300 ... /r308: that status, Location /headers
+    const std::string code = p.substr(2);
+    return send_all(fd, response(code + " Redirect", "", "Location: /headers\r\n"));
+  }
+  if (p == "/r302-nolocation") return send_all(fd, response("302 Found", "no location"));
+  if (p == "/to-other-host") {  // the same server under another name
+    return send_all(fd, response("302 Found", "", "Location: http://localhost:" + std::to_string(s.port()) + "/headers\r\n"));
+  }
+  if (p == "/bad-location") return send_all(fd, response("302 Found", "", "Location: http://[::1/x\r\n"));
   if (p == "/see-other") return send_all(fd, response("303 See Other", "", "Location: /echo\r\n"));
   if (p == "/silent") return wait_for_client_close(s, fd);
   if (p.starts_with("/slow")) {  // 20 pieces of 10 bytes, 100 ms apart
@@ -416,6 +431,7 @@ TEST_F(server_fixture, RedirectLoopStops) {
   const auto* ue = go::errors::as<http::url_error>(err);
   ASSERT_NE(ue, nullptr) << err;
   EXPECT_EQ(ue->op(), "Get");
+  EXPECT_EQ(ue->url(), "/loop") << "as Go: the refused Location";
   EXPECT_NE(err.message().find("stopped after 10 redirects"), std::string::npos) << err;
 
   http::Client c;
@@ -426,6 +442,108 @@ TEST_F(server_fixture, RedirectLoopStops) {
   auto [r3, err3] = c.get(ctxns::background(), srv.url("/chain/2"));
   ASSERT_FALSE(err3) << err3;
   EXPECT_EQ(r3.body, "end of chain");
+}
+
+// Go's redirectBehavior: 301/302/303 turn any method but GET and HEAD into a GET
+// without a body; 307/308 repeat the method and the body.
+TEST_F(server_fixture, RedirectMethodAndBodyAsGo) {
+  for (const char* code : {"301", "302", "303"}) {
+    for (const char* method : {"POST", "PUT", "DELETE"}) {
+      http::Request req;
+      req.method = method;
+      req.url = srv.url(std::string("/r") + code);
+      req.body = "data";
+      auto [resp, err] = http::Client().send(ctxns::background(), req);
+      ASSERT_FALSE(err) << code << " " << method << ": " << err;
+      EXPECT_EQ(resp.body.substr(0, 11), "method=GET|") << code << " " << method;
+      EXPECT_TRUE(resp.body.ends_with("|body=")) << code << " " << method << ": " << resp.body;
+      EXPECT_EQ(resp.url, srv.url("/headers"));
+    }
+    http::Request head;
+    head.method = "HEAD";
+    head.url = srv.url(std::string("/r") + code);
+    auto [hresp, herr] = http::Client().send(ctxns::background(), head);
+    ASSERT_FALSE(herr) << herr;
+    EXPECT_EQ(hresp.status_code, 200) << code;
+    EXPECT_EQ(hresp.url, srv.url("/headers")) << "HEAD stays HEAD and is followed";
+  }
+  for (const char* code : {"307", "308"}) {
+    for (const char* method : {"POST", "PUT", "PATCH"}) {
+      http::Request req;
+      req.method = method;
+      req.url = srv.url(std::string("/r") + code);
+      req.body = "data";
+      auto [resp, err] = http::Client().send(ctxns::background(), req);
+      ASSERT_FALSE(err) << code << " " << method << ": " << err;
+      EXPECT_TRUE(resp.body.starts_with(std::string("method=") + method + "|")) << code << ": " << resp.body;
+      EXPECT_TRUE(resp.body.ends_with("|body=data")) << code << " " << method << ": " << resp.body;
+    }
+  }
+}
+
+// Only 301, 302, 303, 307 and 308 with a Location are followed; other 3xx come back.
+TEST_F(server_fixture, OnlyGoRedirectCodesAreFollowed) {
+  for (const char* code : {"300", "304", "305", "306"}) {
+    auto [resp, err] = http::get(ctxns::background(), srv.url(std::string("/r") + code));
+    ASSERT_FALSE(err) << code << ": " << err;
+    EXPECT_EQ(resp.status_code, std::stoi(code));
+    EXPECT_EQ(resp.header.get("Location"), "/headers");
+  }
+  auto [resp, err] = http::get(ctxns::background(), srv.url("/r302-nolocation"));
+  ASSERT_FALSE(err) << err;
+  EXPECT_EQ(resp.status_code, 302);
+  EXPECT_EQ(resp.body, "no location");
+}
+
+// Headers go along a redirect, except credentials and cookies to another host; a
+// Referer names the previous URL unless the request set one.
+TEST_F(server_fixture, RedirectCarriesHeadersAndReferer) {
+  http::Request req;
+  req.url = srv.url("/r302");
+  req.header.set("Authorization", "Bearer t");
+  req.header.set("Cookie", "a=1");
+  req.header.set("X-Custom", "c");
+  {
+    auto [resp, err] = http::Client().send(ctxns::background(), req);
+    ASSERT_FALSE(err) << err;
+    EXPECT_EQ(resp.body, "method=GET|auth=Bearer t|cookie=a=1|custom=c|referer=" + srv.url("/r302") + "|body=");
+  }
+  {
+    req.url = srv.url("/to-other-host");
+    auto [resp, err] = http::Client().send(ctxns::background(), req);
+    ASSERT_FALSE(err) << err;
+    EXPECT_EQ(resp.url, "http://localhost:" + std::to_string(srv.port()) + "/headers");
+    EXPECT_EQ(resp.body, "method=GET|auth=|cookie=|custom=c|referer=" + srv.url("/to-other-host") + "|body=");
+  }
+  {
+    req.url = srv.url("/r307");
+    req.header.set("Referer", "http://example.com/");
+    auto [resp, err] = http::Client().send(ctxns::background(), req);
+    ASSERT_FALSE(err) << err;
+    EXPECT_NE(resp.body.find("|referer=http://example.com/|"), std::string::npos) << resp.body;
+  }
+}
+
+TEST_F(server_fixture, MalformedLocationIsAnError) {
+  auto [resp, err] = http::get(ctxns::background(), srv.url("/bad-location"));
+  ASSERT_TRUE(err);
+  const auto* ue = go::errors::as<http::url_error>(err);
+  ASSERT_NE(ue, nullptr) << err;
+  EXPECT_EQ(ue->url(), srv.url("/bad-location"));
+  EXPECT_NE(err.message().find("failed to parse Location header \"http://[::1/x\""), std::string::npos) << err;
+}
+
+// A streaming request follows redirects too; the body read is the final response's.
+TEST_F(server_fixture, OpenFollowsRedirects) {
+  http::Request req;
+  req.url = srv.url("/chain/3");
+  auto [resp, err] = http::Client().open(ctxns::background(), req);
+  ASSERT_FALSE(err) << err;
+  EXPECT_EQ(resp.status_code, 200);
+  EXPECT_EQ(resp.url, srv.url("/chain/0"));
+  auto [body, rerr] = go::io::read_all(resp.body);
+  ASSERT_FALSE(rerr) << rerr;
+  EXPECT_EQ(body, "end of chain");
 }
 
 TEST_F(server_fixture, NoRedirectsReturnsTheRedirect) {

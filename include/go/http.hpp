@@ -233,8 +233,16 @@ class Client {
   // Limit on each whole exchange, body included (0: none); Request::timeout, when
   // set, overrides it.
   clock::duration timeout{};
-  // Redirects followed (301, 302, 303, 307, 308) before giving up with an error
-  // ("stopped after 10 redirects", as Go); 0 returns the 3xx response itself.
+  // Redirects followed before giving up with a url_error whose URL is the refused
+  // Location ("stopped after 10 redirects", as Go's default CheckRedirect); 0 (or
+  // less) returns the 3xx response itself, as Go's ErrUseLastResponse. Go's rules:
+  // only 301, 302, 303, 307 and 308 responses with a Location are followed (any
+  // other 3xx is returned); after 301, 302 and 303 any method but GET and HEAD
+  // becomes GET without a body, after 307 and 308 the method and body are sent
+  // again; the request's headers go along, except Authorization, WWW-Authenticate,
+  // Cookie and Cookie2 when the new host is neither the previous one nor a subdomain
+  // of it; a Referer header names the previous URL (unless the request set one, or
+  // the hop goes from https to http). timeout covers every hop together.
   int max_redirects = 10;
   // TLS: verify the server's certificate against the system store or ca_file.
   bool insecure_skip_verify = false;

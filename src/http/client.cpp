@@ -103,10 +103,12 @@
 // from the environment as libcurl reads them (http_proxy, https_proxy, no_proxy),
 // except that loopback addresses are never proxied (as Go's ProxyFromEnvironment).
 // libcurl's default "Accept: */*", "Expect: 100-continue" and form Content-Type are
-// suppressed, as Go sends none of them. Redirects are libcurl's (CURLOPT_FOLLOWLOCATION
-// with CURLOPT_MAXREDIRS): a POST becomes a GET on 301, 302 and 303 as in Go, but a
-// method set with CURLOPT_CUSTOMREQUEST (PUT, DELETE, ...) is kept across a 303
-// (Go switches to GET) — a libcurl limitation.
+// suppressed, as Go sends none of them. Redirects are followed here, not by libcurl
+// (whose rules differ: it follows any 3xx, and keeps a custom method across a 303):
+// each hop is a transfer of its own, by Go's rules (do_request, redirect_behavior,
+// redirected_request): 301, 302, 303, 307 and 308 with a Location; GET for any method
+// but HEAD after 301/302/303, the same method and body after 307/308; the initial
+// request's headers, less credentials and cookies when the host changes; a Referer.
 #include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -131,6 +133,7 @@
 #include "go/detail/timer.hpp"
 #include "go/detail/waiter.hpp"
 #include "go/http.hpp"
+#include "http/common.hpp"
 #include "go/runtime.hpp"
 #include "runtime/platform.hpp"
 #include "runtime/scheduler.hpp"
@@ -187,7 +190,6 @@ struct transfer {
   std::string url;             // the request URL (url_error)
   context::Context ctx;        // the request's context (BodyReader::read waits on it)
   bool streaming = false;      // Client::open: pause above max_buffered
-  bool follow = false;         // libcurl follows redirects
   char errbuf[CURL_ERROR_SIZE] = {};
 
   // ---- under the engine lock ----
@@ -197,7 +199,6 @@ struct transfer {
   bool done = false;           // libcurl finished it (result, os_errno, ...)
   CURLcode result = CURLE_OK;
   long os_errno = 0;
-  long redirects = 0;
   std::string primary_ip;
   long primary_port = 0;
   bool headers_done = false;   // the final header block is complete
@@ -392,7 +393,6 @@ class engine {
     CURL* h = t.easy.get();
     t.result = result;
     curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &t.os_errno);
-    curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &t.redirects);
     curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &t.primary_port);
     try {
       char* s = nullptr;
@@ -597,13 +597,10 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-// Whether a just-completed header block is the final response's: not an interim
-// 1xx, and not a redirect that libcurl is about to follow (libcurl follows any 3xx
-// with a non-empty Location when CURLOPT_FOLLOWLOCATION is on).
+// Whether a just-completed header block is the final response's: not an interim 1xx.
+// (libcurl follows no redirects: each is a transfer of its own, see do_request.)
 bool is_final_block(const transfer& t) {
-  if (t.status_code >= 100 && t.status_code < 200 && t.status_code != 101) return false;
-  if (t.follow && t.status_code >= 300 && t.status_code < 400 && !t.header.get("Location").empty()) return false;
-  return true;
+  return !(t.status_code >= 100 && t.status_code < 200 && t.status_code != 101);
 }
 
 // CURLOPT_HEADERFUNCTION: one line at a time, status lines included, for every
@@ -690,6 +687,110 @@ std::string url_host_port(const std::string& url) {
   return out;
 }
 
+// libcurl's URL parser (CURLU), for the redirect rules.
+struct curlu_deleter {
+  void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
+};
+using curlu_ptr = std::unique_ptr<CURLU, curlu_deleter>;
+
+std::string curlu_part(CURLU* u, CURLUPart part) {
+  char* v = nullptr;
+  std::string out;
+  if (curl_url_get(u, part, &v, 0) == CURLUE_OK && v) out = v;
+  curl_free(v);
+  return out;
+}
+
+// The URL `loc` (a Location header: absolute, or relative to `base`) resolved against
+// base, as Go's URL.Parse does; or the parser's complaint.
+result<std::string> resolve_location(const std::string& base, const std::string& loc) {
+  curlu_ptr u(curl_url());
+  if (!u) throw std::bad_alloc();
+  CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, base.c_str(), 0);
+  if (rc == CURLUE_OK) rc = curl_url_set(u.get(), CURLUPART_URL, loc.c_str(), 0);
+  if (rc != CURLUE_OK) return {{}, go::errors::make(curl_url_strerror(rc))};
+  std::string out = curlu_part(u.get(), CURLUPART_URL);
+  if (out.empty()) return {{}, go::errors::make("malformed URL")};
+  return {std::move(out), nullptr};
+}
+
+// A URL's scheme and host name (lower case, no port, no IPv6 brackets).
+std::pair<std::string, std::string> scheme_and_host(const std::string& url) {
+  curlu_ptr u(curl_url());
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return {};
+  std::string scheme = curlu_part(u.get(), CURLUPART_SCHEME);
+  std::string host = curlu_part(u.get(), CURLUPART_HOST);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return {std::move(scheme), std::move(host)};
+}
+
+// Go's isDomainOrSubdomain: sub is parent, or a subdomain of it ("a.b.com" of
+// "b.com"); never for IP addresses.
+bool is_domain_or_subdomain(const std::string& sub, const std::string& parent) {
+  if (sub == parent) return true;
+  if (sub.find(':') != std::string::npos) return false;  // IPv6 literal
+  if (sub.size() <= parent.size() || !sub.ends_with(parent)) return false;
+  return sub[sub.size() - parent.size() - 1] == '.';
+}
+
+// Go's redirect rules (Client.Do, redirectBehavior). A response to a request made
+// with `method` and status `code` is followed when the code is 301, 302, 303, 307 or
+// 308 and it has a Location (a client with max_redirects == 0 follows nothing).
+// 301, 302 and 303 turn any method but GET and HEAD into GET and drop the body; 307
+// and 308 repeat the method and the body.
+struct redirect_step {
+  bool follow = false;
+  std::string method;
+  bool keep_body = false;
+};
+redirect_step redirect_behavior(int code, const std::string& method) {
+  switch (code) {
+    case 301: case 302: case 303:
+      return {true, method == "GET" || method == "HEAD" ? method : std::string("GET"), false};
+    case 307: case 308:
+      return {true, method, true};
+    default:
+      return {};
+  }
+}
+
+// The request that follows `prev` to `next_url` (Go's makeHeadersCopier and
+// refererForURL): the initial request's headers, less Authorization, WWW-Authenticate,
+// Cookie and Cookie2 when the new host is neither prev's nor a subdomain of it; a
+// Referer naming prev's URL, unless the initial request set one or this goes from
+// https to http.
+Request redirected_request(const Request& initial, const Request& prev, std::string next_url, const redirect_step& step) {
+  Request next;
+  next.method = step.method;
+  next.url = std::move(next_url);
+  next.timeout = initial.timeout;
+  if (step.keep_body) next.body = initial.body;
+  const auto [prev_scheme, prev_host] = scheme_and_host(prev.url);
+  const auto [next_scheme, next_host] = scheme_and_host(next.url);
+  const bool same_domain = is_domain_or_subdomain(next_host, prev_host);
+  for (const auto& [k, v] : initial.header.entries()) {
+    if (!same_domain && (internal::equal_fold(k, "Authorization") || internal::equal_fold(k, "Www-Authenticate") ||
+                         internal::equal_fold(k, "Cookie") || internal::equal_fold(k, "Cookie2"))) {
+      continue;
+    }
+    next.header.add(k, v);
+  }
+  if (prev_scheme == "https" && next_scheme == "http") {
+    next.header.del("Referer");
+  } else if (!next.header.has("Referer")) {
+    std::string ref = prev.url;
+    if (const auto at = ref.find('@'), scheme_end = ref.find("://");  // no user information
+        at != std::string::npos && scheme_end != std::string::npos && at > scheme_end &&
+        ref.find('/', scheme_end + 3) > at) {
+      ref.erase(scheme_end + 3, at - scheme_end - 2);
+    }
+    next.header.set("Referer", ref);
+  }
+  return next;
+}
+
 // ---- waiting -------------------------------------------------------------------------
 
 // Waits until ready() holds (evaluated under the engine lock) or `done` closes.
@@ -732,9 +833,8 @@ std::string url_error_op(std::string_view method) {
   return op;
 }
 
-go::error make_url_error(const transfer& t, go::error cause, bool use_final_url = false) {
-  const std::string& u = use_final_url && !t.effective_url.empty() ? t.effective_url : t.url;
-  return go::errors::make_error<url_error>(t.op, u, std::move(cause));
+go::error make_url_error(const transfer& t, go::error cause) {
+  return go::errors::make_error<url_error>(t.op, t.url, std::move(cause));
 }
 
 // The url_error for a finished transfer whose result is not CURLE_OK, or for an
@@ -742,13 +842,9 @@ go::error make_url_error(const transfer& t, go::error cause, bool use_final_url 
 go::error transfer_error(const transfer& t) {
   if (t.aborted) return make_url_error(t, t.abort_err);
   if (go::error ce = t.ctx.err()) return make_url_error(t, ce);
-  const bool moved = t.redirects > 0;
   switch (t.result) {
     case CURLE_OPERATION_TIMEDOUT:
-      return make_url_error(t, net::err_deadline_exceeded, moved);
-    case CURLE_TOO_MANY_REDIRECTS:
-      return make_url_error(
-          t, go::errors::make("stopped after " + std::to_string(t.redirects) + " redirects"), true);
+      return make_url_error(t, net::err_deadline_exceeded);
     case CURLE_COULDNT_CONNECT:
       if (t.os_errno != 0) {
         std::string addr = t.primary_ip;
@@ -760,14 +856,14 @@ go::error transfer_error(const transfer& t) {
         }
         auto sys = go::errors::make_error<net::syscall_error>(
             "connect", std::error_code(static_cast<int>(t.os_errno), std::system_category()));
-        return make_url_error(t, go::errors::make_error<net::op_error>("dial", "tcp", "", addr, sys), moved);
+        return make_url_error(t, go::errors::make_error<net::op_error>("dial", "tcp", "", addr, sys));
       }
       break;
     default:
       break;
   }
   std::string msg = t.errbuf[0] != '\0' ? std::string(t.errbuf) : std::string(curl_easy_strerror(t.result));
-  return make_url_error(t, go::errors::make_error<curl_error>(static_cast<int>(t.result), std::move(msg)), moved);
+  return make_url_error(t, go::errors::make_error<curl_error>(static_cast<int>(t.result), std::move(msg)));
 }
 
 // ---- building a transfer --------------------------------------------------------------
@@ -820,15 +916,15 @@ go::error validate(const Request& req) {
   return nullptr;
 }
 
-// A new transfer for req, not started; or the error that prevents it (url_error).
+// A new transfer for req, not started, to finish by `deadline` (max: none); or the
+// error that prevents it (a url_error with `op`, the first request's).
 result<std::shared_ptr<transfer>> make_transfer(const Client& c, const context::Context& ctx, const Request& req,
-                                                bool streaming) {
+                                                bool streaming, std::string op, clock::time_point deadline) {
   auto t = std::make_shared<transfer>();
-  t->op = url_error_op(req.method);
+  t->op = std::move(op);
   t->url = req.url;
   t->ctx = ctx;
   t->streaming = streaming;
-  t->follow = c.max_redirects > 0;
   if (go::error e = validate(req)) return {nullptr, make_url_error(*t, std::move(e))};
   t->eng = &engine::pick();  // also runs curl_global_init before the first curl_easy_init
   t->easy = t->eng->take_easy();
@@ -877,12 +973,10 @@ result<std::shared_ptr<transfer>> make_transfer(const Client& c, const context::
   curl_easy_setopt(h, CURLOPT_HEADERDATA, tp);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_write);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, tp);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, t->follow ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_MAXREDIRS, static_cast<long>(std::max(c.max_redirects, 0)));
-  const clock::duration timeout = req.timeout > clock::duration::zero() ? req.timeout : c.timeout;
-  if (timeout > clock::duration::zero()) {
-    auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::min<decltype(ms)>(ms, 0x7fffffff)));
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);  // do_request follows, by Go's rules
+  if (deadline != clock::time_point::max()) {
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::clamp<decltype(ms)>(ms, 1, 0x7fffffff)));
   }
   if (c.insecure_skip_verify) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -930,6 +1024,56 @@ go::error finished_error(const transfer& t) {
   return nullptr;
 }
 
+// Go's Client.Do: sends req and follows redirects (redirect_behavior), each hop a
+// transfer of its own, all within one deadline (Client::timeout or Request::timeout).
+// Returns the transfer of the final response once it is `done` (send) or has its
+// headers (open: streaming), or the url_error. A redirect beyond c.max_redirects
+// fails with "stopped after N redirects" and the refused Location as the error's URL,
+// as Go's default CheckRedirect does. A streaming hop that is followed is aborted
+// (its connection closed) unless its body has already arrived.
+result<std::shared_ptr<transfer>> do_request(const Client& c, const context::Context& ctx, const Request& req,
+                                             bool streaming) {
+  const std::string op = url_error_op(req.method);
+  const clock::duration timeout = req.timeout > clock::duration::zero() ? req.timeout : c.timeout;
+  const clock::time_point deadline = timeout > clock::duration::zero() ? clock::now() + timeout : clock::time_point::max();
+  const Request* cur = &req;
+  Request hop;  // the current request once a redirect has been followed
+  for (int followed = 0;; ++followed) {
+    auto made = make_transfer(c, ctx, *cur, streaming, op, deadline);
+    if (made.err) return made;
+    std::shared_ptr<transfer> t = std::move(made.value);
+    if (followed > 0 && clock::now() >= deadline) return {nullptr, make_url_error(*t, net::err_deadline_exceeded)};
+    if (go::error e = run_until(ctx, *t, [&] { return t->done || (streaming && t->headers_done); })) {
+      return {nullptr, std::move(e)};
+    }
+    std::string loc;
+    redirect_step step;
+    {
+      locked l(*t->eng);
+      if (t->done) {
+        if (go::error e = finished_error(*t)) return {nullptr, std::move(e)};
+      }
+      // The header callback ignores everything after the final block, so these no
+      // longer change.
+      if (c.max_redirects > 0) step = redirect_behavior(t->status_code, upper(cur->method.empty() ? "GET" : cur->method));
+      if (step.follow) loc = t->header.get("Location");
+      if (loc.empty()) return {std::move(t), nullptr};  // the final response
+      if (!t->done) t->eng->abort(*t, context::canceled);
+    }
+    auto next = resolve_location(cur->url, loc);
+    if (next.err) {
+      return {nullptr, make_url_error(*t, go::errors::make("failed to parse Location header \"" + loc + "\": " +
+                                                           next.err.message()))};
+    }
+    if (followed >= c.max_redirects) {
+      return {nullptr, go::errors::make_error<url_error>(
+                           op, loc, go::errors::make("stopped after " + std::to_string(c.max_redirects) + " redirects"))};
+    }
+    hop = redirected_request(req, *cur, std::move(next.value), step);
+    cur = &hop;
+  }
+}
+
 // Returned by read() after close().
 const go::error err_body_closed = go::errors::make("http: read on closed response body");
 
@@ -948,18 +1092,11 @@ transfer::~transfer() {
 
 result<Response> Client::send(const context::Context& ctx, const Request& req) const {
   using namespace detail;
-  auto made = make_transfer(*this, ctx, req, false);
-  if (made.err) return {{}, std::move(made.err)};
-  std::shared_ptr<transfer> t = std::move(made.value);
-  if (go::error e = run_until(ctx, *t, [&] { return t->done; })) return {{}, std::move(e)};
-  // Done: no longer active, so nothing else touches t (the last writes happened under
-  // the lock that the wait's final check took).
-  if (go::error e = [&] {
-        std::lock_guard lock(t->eng->mu);
-        return finished_error(*t);
-      }()) {
-    return {{}, std::move(e)};
-  }
+  auto done = do_request(*this, ctx, req, false);
+  if (done.err) return {{}, std::move(done.err)};
+  // Done without error: no longer active, so nothing else touches t (the last writes
+  // happened under the lock that do_request's check took).
+  std::shared_ptr<transfer> t = std::move(done.value);
   Response r;
   r.status_code = t->status_code;
   r.status = std::move(t->status);
@@ -972,16 +1109,12 @@ result<Response> Client::send(const context::Context& ctx, const Request& req) c
 
 result<StreamResponse> Client::open(const context::Context& ctx, const Request& req) const {
   using namespace detail;
-  auto made = make_transfer(*this, ctx, req, true);
-  if (made.err) return {{}, std::move(made.err)};
-  std::shared_ptr<transfer> t = std::move(made.value);
-  if (go::error e = run_until(ctx, *t, [&] { return t->headers_done || t->done; })) return {{}, std::move(e)};
+  auto opened = do_request(*this, ctx, req, true);
+  if (opened.err) return {{}, std::move(opened.err)};
+  std::shared_ptr<transfer> t = std::move(opened.value);
   StreamResponse r;
   try {
     locked l(*t->eng);
-    if (t->done) {
-      if (go::error e = finished_error(*t)) return {{}, std::move(e)};
-    }
     // The header callback ignores everything after the final block (trailers), so
     // these fields no longer change; copy them under the lock all the same.
     r.status_code = t->status_code;
