@@ -589,6 +589,19 @@ TEST_F(server_fixture, ServerClosingIdleConnectionsEachTime) {
   EXPECT_GE(srv.accepted() - before, 4 * rounds / 2) << "connections were closed, so new ones were made";
 }
 
+// A name that does not resolve: Go's `dial tcp: lookup HOST: no such host`, with the
+// net::dns_error inside.
+TEST(HttpClient, UnknownHostIsADnsError) {
+  auto [resp, err] = http::get(ctxns::background(), "http://nosuch.invalid/x");
+  ASSERT_TRUE(err);
+  const auto* de = go::errors::as<go::net::dns_error>(err);
+  ASSERT_NE(de, nullptr) << err;
+  EXPECT_EQ(de->name(), "nosuch.invalid");
+  EXPECT_TRUE(de->is_not_found());
+  EXPECT_NE(go::errors::as<go::net::op_error>(err), nullptr) << err;
+  EXPECT_EQ(err.message(), "Get \"http://nosuch.invalid/x\": dial tcp: lookup nosuch.invalid: no such host");
+}
+
 TEST(HttpClient, ConnectionRefused) {
   // A port with no listener: bind one, note it, close it.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -153,8 +153,10 @@ struct Request {
 // Message: `Get "http://127.0.0.1:1/": dial tcp ...: connection refused` (Go's format).
 // unwrap() is the cause: ctx.err() when the request's context was done,
 // net::err_deadline_exceeded when Request::timeout or Client::timeout passed, a
-// net::syscall_error when the OS reported one (errors::is(err,
-// std::errc::connection_refused) works), a curl_error otherwise.
+// net::op_error holding a net::syscall_error when connecting failed (errors::is(err,
+// std::errc::connection_refused) works) or a net::dns_error when the host name does
+// not resolve (`dial tcp: lookup nosuch.invalid: no such host`, as Go), the redirect
+// errors described at Client::max_redirects, a curl_error otherwise.
 class url_error final : public go::error_impl {
  public:
   url_error(std::string op, std::string url, go::error err)
@@ -170,7 +172,7 @@ class url_error final : public go::error_impl {
 };
 
 // A libcurl failure without a better Go equivalent: its CURLcode and message
-// ("Could not resolve host: nosuch.invalid").
+// ("Unsupported protocol", "SSL certificate problem: ...").
 class curl_error final : public go::error_impl {
  public:
   curl_error(int code, std::string msg) : code_(code), msg_(std::move(msg)) {}

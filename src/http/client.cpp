@@ -1024,6 +1024,20 @@ go::error finished_error(const transfer& t) {
   return nullptr;
 }
 
+// Go reports a failed name lookup as `dial tcp: lookup HOST: no such host` (an
+// op_error around a dns_error); libcurl only says "Could not resolve host". For a
+// finished transfer that failed so, the lookup is repeated with net::lookup_host to
+// get Go's error (a blocking lookup: never under the engine lock). If that lookup
+// succeeds (a transient failure), e is kept.
+go::error with_dns_error(const transfer& t, go::error e) {
+  if (t.aborted || t.result != CURLE_COULDNT_RESOLVE_HOST) return e;
+  const std::string host = scheme_and_host(t.url).second;
+  if (host.empty()) return e;
+  auto [addrs, lerr] = net::lookup_host(t.ctx, host);
+  if (!go::errors::as<net::dns_error>(lerr)) return e;
+  return make_url_error(t, go::errors::make_error<net::op_error>("dial", "tcp", "", "", std::move(lerr)));
+}
+
 // Go's Client.Do: sends req and follows redirects (redirect_behavior), each hop a
 // transfer of its own, all within one deadline (Client::timeout or Request::timeout).
 // Returns the transfer of the final response once it is `done` (send) or has its
@@ -1048,18 +1062,20 @@ result<std::shared_ptr<transfer>> do_request(const Client& c, const context::Con
     }
     std::string loc;
     redirect_step step;
+    go::error failed;
     {
       locked l(*t->eng);
-      if (t->done) {
-        if (go::error e = finished_error(*t)) return {nullptr, std::move(e)};
-      }
+      failed = t->done ? finished_error(*t) : nullptr;
       // The header callback ignores everything after the final block, so these no
       // longer change.
-      if (c.max_redirects > 0) step = redirect_behavior(t->status_code, upper(cur->method.empty() ? "GET" : cur->method));
+      if (!failed && c.max_redirects > 0) {
+        step = redirect_behavior(t->status_code, upper(cur->method.empty() ? "GET" : cur->method));
+      }
       if (step.follow) loc = t->header.get("Location");
-      if (loc.empty()) return {std::move(t), nullptr};  // the final response
-      if (!t->done) t->eng->abort(*t, context::canceled);
+      if (!failed && loc.empty()) return {std::move(t), nullptr};  // the final response
+      if (!failed && !t->done) t->eng->abort(*t, context::canceled);
     }
+    if (failed) return {nullptr, with_dns_error(*t, std::move(failed))};  // unlocked: it may look up a name
     auto next = resolve_location(cur->url, loc);
     if (next.err) {
       return {nullptr, make_url_error(*t, go::errors::make("failed to parse Location header \"" + loc + "\": " +
