@@ -192,6 +192,9 @@ struct Response {
   Header header;
   std::string body;
   std::string url;     // the final URL, after redirects
+  // The client asked for gzip on its own and decoded the body (Go's Uncompressed):
+  // Content-Encoding and Content-Length were removed from header.
+  bool uncompressed = false;
 };
 
 namespace detail {
@@ -226,6 +229,7 @@ struct StreamResponse {
   std::string proto;
   Header header;
   std::string url;
+  bool uncompressed = false;  // as Response::uncompressed
   BodyReader body;
 };
 
@@ -251,6 +255,15 @@ class Client {
   std::string ca_file;
   // Sent when the request has no User-Agent header.
   std::string user_agent = "gocxx-http-client/1.1";
+  // Go's Transport.DisableCompression. When false (the default) and a request has no
+  // Accept-Encoding and no Range header and is not a HEAD, the client sends
+  // "Accept-Encoding: gzip" and decodes a gzip body itself (the response then has
+  // uncompressed set and no Content-Encoding or Content-Length header). A request
+  // that sets Accept-Encoding gets the body as sent. One difference from Go: a server
+  // that answers such a request in another encoding libcurl knows (deflate, br,
+  // zstd) although only gzip was asked for gets decoded too, where Go would hand
+  // over the encoded bytes.
+  bool disable_compression = false;
 
   // Sends req and reads the whole response body. Blocks (parks a task) until the
   // response is complete, the transfer fails, or ctx / the timeout expires. Errors:

@@ -25,7 +25,8 @@
 //     a map from socket to watch. Connection sockets are opened and closed through
 //     CURLOPT_OPENSOCKETFUNCTION / CURLOPT_CLOSESOCKETFUNCTION, so their watch lives
 //     exactly as long as the socket and CURL_POLL_REMOVE (a connection going idle in
-//     the cache) only drops the interest, which costs no system call; a socket of
+//     the cache) only drops the interest (no system call; taking it up again costs
+//     one, see poll_watch::modify, where it used to cost two); a socket of
 //     any other origin loses its watch at CURL_POLL_REMOVE;
 //   * one runtime timer (detail::timer): CURLMOPT_TIMERFUNCTION arms it for libcurl's
 //     next timeout (`timer_due`; -1 only clears `timer_due`, so a later fire is a
@@ -190,6 +191,7 @@ struct transfer {
   std::string url;             // the request URL (url_error)
   context::Context ctx;        // the request's context (BodyReader::read waits on it)
   bool streaming = false;      // Client::open: pause above max_buffered
+  bool requested_gzip = false;  // asked for gzip on the caller's behalf (Go's DisableCompression off)
   char errbuf[CURL_ERROR_SIZE] = {};
 
   // ---- under the engine lock ----
@@ -206,6 +208,7 @@ struct transfer {
   std::string status, proto;
   Header header;
   std::string effective_url;
+  bool uncompressed = false;   // the body was decoded (Content-Encoding, Content-Length removed)
   std::string buf;             // body bytes received and not yet read
   std::size_t off = 0;         // buf's read position
   bool paused = false;         // the write callback returned CURL_WRITEFUNC_PAUSE
@@ -245,18 +248,29 @@ class engine {
   // under the lock claim waiters into it.
   wake_list* wakes = nullptr;
 
-  // Socket readiness that arrived while mu was held. The netpoller's callback does not
-  // wait for the lock (it would stall the poller thread, or a worker between tasks,
-  // behind another thread's libcurl work): it queues the event here and the holder
-  // runs it before it lets the lock go (unlock_draining). The queue has its own
-  // short lock; has_deferred_ is set whenever it is non-empty.
+  // Socket readiness that arrived on a worker while mu was held. A worker polling
+  // between tasks does not wait for the lock (it would stall its tasks behind another
+  // thread's libcurl work): it queues the event here and the holder runs it before it
+  // lets the lock go (unlock_draining). The poller thread, which has nothing else to
+  // do, waits for the lock instead (queueing there would spin it: the fd stays
+  // ready, so epoll_wait reports it again at once). The queue has its own short lock;
+  // has_deferred_ is set whenever it is non-empty. (Should try_lock ever fail
+  // spuriously after the holder's last look, the event waits for the fd's next
+  // report, which level-triggering guarantees.)
   // Queues an event; returns false (nothing queued) when out of memory.
   bool defer(curl_socket_t s, int mask) noexcept {
     std::lock_guard g(deferred_mu_);
-    try {
-      deferred_.emplace_back(s, mask);
-    } catch (...) {
-      return false;
+    // Level-triggered, an fd is reported again until libcurl acts on it: one entry
+    // per fd, with the masks merged.
+    auto it = std::find_if(deferred_.begin(), deferred_.end(), [s](const auto& e) { return e.first == s; });
+    if (it != deferred_.end()) {
+      it->second |= mask;
+    } else {
+      try {
+        deferred_.emplace_back(s, mask);
+      } catch (...) {
+        return false;
+      }
     }
     has_deferred_.store(true, std::memory_order_seq_cst);
     go::detail::full_fence();  // pairs with the one in unlock_draining
@@ -282,17 +296,7 @@ class engine {
   // An easy handle for a new transfer: a reset one from the pool, or a new one (null
   // if libcurl is out of memory). Reusing handles spares libcurl's per-handle setup
   // and buffers on every request. Takes the lock.
-  easy_ptr take_easy() {
-    {
-      std::lock_guard lock(mu);
-      if (!easy_pool_.empty()) {
-        easy_ptr h = std::move(easy_pool_.back());
-        easy_pool_.pop_back();
-        return h;
-      }
-    }
-    return easy_ptr(curl_easy_init());
-  }
+  easy_ptr take_easy();
 
   // Takes back the handle of a finished transfer (not in the multi handle): reset to
   // its defaults and kept, up to max_pooled_handles. Under the lock.
@@ -416,9 +420,11 @@ class engine {
   // CURLMOPT_SOCKETFUNCTION: mirror libcurl's interest in s with a poll_watch.
   // libcurl drops its interest in a connection's socket when the connection goes back
   // to its cache and takes it up again when a request reuses it: for a socket opened
-  // through on_open_socket that is only poll_watch::modify(0) and back, which costs
-  // no system call. A socket of unknown origin is unwatched at once (it may be closed
-  // next, and its number reused).
+  // through on_open_socket that is only poll_watch::modify(0) and back, one system
+  // call. A socket of unknown origin is unwatched at once (it may be closed next, and
+  // its number reused). libcurl 7.88 closes a socket whose connect failed without
+  // on_close_socket (fixed in 8.2): its watch stays until the number is reused, which
+  // is harmless because taking up interest always updates the kernel.
   static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void*) {
     auto& e = *static_cast<engine*>(userp);
     try {
@@ -558,12 +564,29 @@ class locked {
   wake_list wakes_;  // destroyed after the destructor's body: wakes after the unlock
 };
 
+easy_ptr engine::take_easy() {
+  {
+    locked l(*this);
+    if (!easy_pool_.empty()) {
+      easy_ptr h = std::move(easy_pool_.back());
+      easy_pool_.pop_back();
+      return h;
+    }
+  }
+  return easy_ptr(curl_easy_init());
+}
+
 void engine::on_ready(void* arg, int fd, std::uint32_t events) {
   auto& e = *static_cast<engine*>(arg);
   int mask = 0;
   if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) mask |= CURL_CSELECT_IN;
   if (events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
   if (events & EPOLLERR) mask |= CURL_CSELECT_ERR;
+  if (go::detail::current_worker() == nullptr) {  // the poller thread: wait (see defer)
+    locked l(e);
+    e.drive(fd, mask);
+    return;
+  }
   if (!e.mu.try_lock()) {
     // Busy: the holder runs the event before it unlocks — unless it has just looked,
     // so try once more; the one who gets the lock runs it. Out of memory: wait.
@@ -631,6 +654,13 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* userp) 
     if (line.empty()) {
       if (t.status_code != 0 && is_final_block(t)) {
         t.headers_done = true;
+        if (t.requested_gzip && t.header.has("Content-Encoding")) {
+          // libcurl decodes the body (CURLOPT_ACCEPT_ENCODING): Go's Transport then drops
+          // the headers that describe the encoded form.
+          t.header.del("Content-Encoding");
+          t.header.del("Content-Length");
+          t.uncompressed = true;
+        }
         char* u = nullptr;
         if (curl_easy_getinfo(t.easy.get(), CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u) t.effective_url = u;
         t.waiters.claim_all(*t.eng->wakes);
@@ -707,7 +737,9 @@ result<std::string> resolve_location(const std::string& base, const std::string&
   curlu_ptr u(curl_url());
   if (!u) throw std::bad_alloc();
   CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, base.c_str(), 0);
-  if (rc == CURLUE_OK) rc = curl_url_set(u.get(), CURLUPART_URL, loc.c_str(), 0);
+  // As libcurl's own redirects: spaces allowed (Go's URL.Parse takes them), and
+  // escaped when the URL is sent.
+  if (rc == CURLUE_OK) rc = curl_url_set(u.get(), CURLUPART_URL, loc.c_str(), CURLU_URLENCODE | CURLU_ALLOW_SPACE);
   if (rc != CURLUE_OK) return {{}, go::errors::make(curl_url_strerror(rc))};
   std::string out = curlu_part(u.get(), CURLUPART_URL);
   if (out.empty()) return {{}, go::errors::make("malformed URL")};
@@ -756,29 +788,38 @@ redirect_step redirect_behavior(int code, const std::string& method) {
   }
 }
 
+// Whether a redirect chain that started at `initial` and now goes to `next` must stop
+// sending credentials and cookies: once a hop leaves the initial host for one that is
+// neither it nor a subdomain of it, for the rest of the chain (Go's
+// shouldCopyHeaderOnRedirect with the sticky stripSensitiveHeaders of Go 1.22.11 and
+// 1.23.5, CVE-2024-45336: a later hop back to "the same domain" as an intermediate
+// host must not get them back).
+bool leaves_initial_domain(const std::string& initial, const std::string& next) {
+  return !is_domain_or_subdomain(scheme_and_host(next).second, scheme_and_host(initial).second);
+}
+
 // The request that follows `prev` to `next_url` (Go's makeHeadersCopier and
 // refererForURL): the initial request's headers, less Authorization, WWW-Authenticate,
-// Cookie and Cookie2 when the new host is neither prev's nor a subdomain of it; a
-// Referer naming prev's URL, unless the initial request set one or this goes from
-// https to http.
-Request redirected_request(const Request& initial, const Request& prev, std::string next_url, const redirect_step& step) {
+// Cookie and Cookie2 when strip_sensitive; a Referer naming prev's URL, unless the
+// initial request set one or this goes from https to http.
+Request redirected_request(const Request& initial, const Request& prev, std::string next_url, const redirect_step& step,
+                           bool strip_sensitive) {
   Request next;
   next.method = step.method;
   next.url = std::move(next_url);
   next.timeout = initial.timeout;
   if (step.keep_body) next.body = initial.body;
-  const auto [prev_scheme, prev_host] = scheme_and_host(prev.url);
-  const auto [next_scheme, next_host] = scheme_and_host(next.url);
-  const bool same_domain = is_domain_or_subdomain(next_host, prev_host);
   for (const auto& [k, v] : initial.header.entries()) {
-    if (!same_domain && (internal::equal_fold(k, "Authorization") || internal::equal_fold(k, "Www-Authenticate") ||
-                         internal::equal_fold(k, "Cookie") || internal::equal_fold(k, "Cookie2"))) {
+    if (strip_sensitive && (internal::equal_fold(k, "Authorization") || internal::equal_fold(k, "Www-Authenticate") ||
+                            internal::equal_fold(k, "Cookie") || internal::equal_fold(k, "Cookie2"))) {
       continue;
     }
     next.header.add(k, v);
   }
+  const std::string prev_scheme = scheme_and_host(prev.url).first;
+  const std::string next_scheme = scheme_and_host(next.url).first;
   if (prev_scheme == "https" && next_scheme == "http") {
-    next.header.del("Referer");
+    // no Referer added (one the request set is kept, as Go's copied headers)
   } else if (!next.header.has("Referer")) {
     std::string ref = prev.url;
     if (const auto at = ref.find('@'), scheme_end = ref.find("://");  // no user information
@@ -986,6 +1027,12 @@ result<std::shared_ptr<transfer>> make_transfer(const Client& c, const context::
   if (!hd.has("User-Agent") && !c.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, c.user_agent.c_str());
   if (t->headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers.get());
 
+  // Go's Transport: ask for gzip and decode it, unless the caller deals with encodings
+  // itself (Accept-Encoding or Range set), or it is a HEAD.
+  if (!c.disable_compression && !hd.has("Accept-Encoding") && !hd.has("Range") && method != "HEAD") {
+    t->requested_gzip = true;
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
+  }
   if (method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (with_body) {
@@ -1024,6 +1071,21 @@ go::error finished_error(const transfer& t) {
   return nullptr;
 }
 
+// After run_until: waits until t is done, or ctx is done (then aborts t). Returns nil
+// when t is done without error, else the url_error to return.
+go::error wait_done(const context::Context& ctx, transfer& t) {
+  engine& e = *t.eng;
+  const context::done_channel done = ctx.done();
+  if (wait_until_ready(e, t, done, [&] { return t.done; })) {
+    locked l(e);
+    if (go::error err = finished_error(t)) return err;
+    return nullptr;
+  }
+  locked l(e);
+  e.abort(t, ctx.err());
+  return make_url_error(t, ctx.err());
+}
+
 // Go reports a failed name lookup as `dial tcp: lookup HOST: no such host` (an
 // op_error around a dns_error); libcurl only says "Could not resolve host". For a
 // finished transfer that failed so, the lookup is repeated with net::lookup_host to
@@ -1041,10 +1103,12 @@ go::error with_dns_error(const transfer& t, go::error e) {
 // Go's Client.Do: sends req and follows redirects (redirect_behavior), each hop a
 // transfer of its own, all within one deadline (Client::timeout or Request::timeout).
 // Returns the transfer of the final response once it is `done` (send) or has its
-// headers (open: streaming), or the url_error. A redirect beyond c.max_redirects
-// fails with "stopped after N redirects" and the refused Location as the error's URL,
-// as Go's default CheckRedirect does. A streaming hop that is followed is aborted
-// (its connection closed) unless its body has already arrived.
+// headers (open: streaming), or the url_error. As Go's default CheckRedirect, a
+// chain holds at most c.max_redirects requests: the redirect that would make one more
+// fails with "stopped after N redirects" and the refused Location as the error's URL.
+// Every hop is waited for only until its headers; a hop that is followed is aborted
+// (its connection closed) unless its body has already arrived, so a 3xx with an
+// endless body is not read (Go reads at most 2 KiB of it).
 result<std::shared_ptr<transfer>> do_request(const Client& c, const context::Context& ctx, const Request& req,
                                              bool streaming) {
   const std::string op = url_error_op(req.method);
@@ -1052,14 +1116,13 @@ result<std::shared_ptr<transfer>> do_request(const Client& c, const context::Con
   const clock::time_point deadline = timeout > clock::duration::zero() ? clock::now() + timeout : clock::time_point::max();
   const Request* cur = &req;
   Request hop;  // the current request once a redirect has been followed
+  bool strip_sensitive = false;
   for (int followed = 0;; ++followed) {
     auto made = make_transfer(c, ctx, *cur, streaming, op, deadline);
     if (made.err) return made;
     std::shared_ptr<transfer> t = std::move(made.value);
     if (followed > 0 && clock::now() >= deadline) return {nullptr, make_url_error(*t, net::err_deadline_exceeded)};
-    if (go::error e = run_until(ctx, *t, [&] { return t->done || (streaming && t->headers_done); })) {
-      return {nullptr, std::move(e)};
-    }
+    if (go::error e = run_until(ctx, *t, [&] { return t->done || t->headers_done; })) return {nullptr, std::move(e)};
     std::string loc;
     redirect_step step;
     go::error failed;
@@ -1072,20 +1135,26 @@ result<std::shared_ptr<transfer>> do_request(const Client& c, const context::Con
         step = redirect_behavior(t->status_code, upper(cur->method.empty() ? "GET" : cur->method));
       }
       if (step.follow) loc = t->header.get("Location");
-      if (!failed && loc.empty()) return {std::move(t), nullptr};  // the final response
-      if (!failed && !t->done) t->eng->abort(*t, context::canceled);
+      if (!failed && !loc.empty() && !t->done) t->eng->abort(*t, context::canceled);
     }
     if (failed) return {nullptr, with_dns_error(*t, std::move(failed))};  // unlocked: it may look up a name
+    if (loc.empty()) {  // the final response
+      if (!streaming) {
+        if (go::error e = wait_done(ctx, *t)) return {nullptr, std::move(e)};
+      }
+      return {std::move(t), nullptr};
+    }
     auto next = resolve_location(cur->url, loc);
     if (next.err) {
       return {nullptr, make_url_error(*t, go::errors::make("failed to parse Location header \"" + loc + "\": " +
                                                            next.err.message()))};
     }
-    if (followed >= c.max_redirects) {
+    if (followed + 1 >= c.max_redirects) {  // Go: len(via) >= 10
       return {nullptr, go::errors::make_error<url_error>(
                            op, loc, go::errors::make("stopped after " + std::to_string(c.max_redirects) + " redirects"))};
     }
-    hop = redirected_request(req, *cur, std::move(next.value), step);
+    strip_sensitive = strip_sensitive || leaves_initial_domain(req.url, next.value);
+    hop = redirected_request(req, *cur, std::move(next.value), step, strip_sensitive);
     cur = &hop;
   }
 }
@@ -1097,9 +1166,8 @@ const go::error err_body_closed = go::errors::make("http: read on closed respons
 
 transfer::~transfer() {
   if (!easy) return;
-  engine& e = *eng;
-  std::lock_guard lock(e.mu);  // libcurl is only called under the engine lock
-  e.give_back_easy(std::move(easy));
+  locked l(*eng);  // libcurl is only called under the engine lock
+  eng->give_back_easy(std::move(easy));
 }
 
 }  // namespace detail
@@ -1120,6 +1188,7 @@ result<Response> Client::send(const context::Context& ctx, const Request& req) c
   r.header = std::move(t->header);
   r.body = std::move(t->buf);
   r.url = t->effective_url.empty() ? t->url : std::move(t->effective_url);
+  r.uncompressed = t->uncompressed;
   return {std::move(r), nullptr};
 }
 
@@ -1138,6 +1207,7 @@ result<StreamResponse> Client::open(const context::Context& ctx, const Request& 
     r.proto = t->proto;
     r.header = t->header;
     r.url = t->effective_url.empty() ? t->url : t->effective_url;
+    r.uncompressed = t->uncompressed;
   } catch (...) {  // std::bad_alloc: take the transfer out of the engine before it dies
     locked l(*t->eng);
     t->eng->abort(*t, context::canceled);

@@ -4,12 +4,15 @@
 // Registration. poll_desc::open adds an fd once, edge-triggered for both directions
 // (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), as Go's netpoll_epoll.go does: interest
 // never changes afterwards, so I/O needs no epoll_ctl per operation. Watches
-// (poll_watch, for libcurl) are level-triggered. Their interest lives in user space
-// (interest_); the kernel's mask (armed_) only ever grows with EPOLL_CTL_MOD when the
-// interest outgrows it, and shrinks when an event outside the interest arrives
-// (dispatch: EPOLL_CTL_MOD to the interest, or EPOLL_CTL_DEL when there is none, since
-// the kernel reports EPOLLHUP and EPOLLERR whatever the mask). A watch whose interest
-// goes to nothing and back, with no event in between, costs no system call.
+// (poll_watch, for libcurl) are level-triggered. Narrowing a watch's interest
+// (interest_) costs no system call: the kernel keeps its wider mask (armed_), and the
+// kernel's mask shrinks only when an event outside the interest arrives (dispatch:
+// EPOLL_CTL_MOD to the interest, or EPOLL_CTL_DEL when there is none, since the kernel
+// reports EPOLLHUP and EPOLLERR whatever the mask). Widening it always tells the
+// kernel (EPOLL_CTL_MOD, or EPOLL_CTL_ADD if the fd was closed and its number reused
+// behind the watch's back: the kernel dropped the old registration with the close),
+// so a watch never trusts a registration that may be gone. A watch whose interest
+// goes to nothing and back costs one system call instead of two.
 //
 // Polling. For each event the poller locks the descriptor and, per direction that the
 // event makes ready, sets the `ready` flag and claims every queued waiter (wake_list:
@@ -216,6 +219,7 @@ struct netpoller {
     poll_watch::callback cb = nullptr;
     void* arg = nullptr;
     int fd = -1;
+    std::uint32_t delivered = 0;
     {
       std::lock_guard lock(d->mu_);
       if (d->seq_ != seq || d->fd_ < 0) return false;  // stale: released since
@@ -227,7 +231,8 @@ struct netpoller {
         if (!d->in_epoll_) return false;  // dropped from the kernel since it was collected
         const std::uint32_t wanted = d->interest_ == 0 ? 0 : (d->interest_ | EPOLLERR | EPOLLHUP);
         if (ev.events & ~wanted & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) disarm(d);
-        if ((ev.events & wanted) == 0) return false;
+        delivered = ev.events & wanted;
+        if (delivered == 0) return false;
         cb = d->cb_;
         arg = d->arg_;
         fd = d->fd_;
@@ -243,7 +248,7 @@ struct netpoller {
       }
     }
     if (cb) {
-      cb(arg, fd, ev.events);
+      cb(arg, fd, delivered);
       return false;
     }
     return true;
@@ -256,9 +261,10 @@ struct netpoller {
   void disarm(poll_desc* d) noexcept {
     epoll_event ev{};
     if (d->interest_ == 0) {
-      ::epoll_ctl(epfd, EPOLL_CTL_DEL, d->fd_, &ev);
-      d->in_epoll_ = false;
-      d->armed_ = 0;
+      if (::epoll_ctl(epfd, EPOLL_CTL_DEL, d->fd_, &ev) == 0 || errno == ENOENT || errno == EBADF) {
+        d->in_epoll_ = false;
+        d->armed_ = 0;
+      }
       return;
     }
     ev.events = d->interest_;
@@ -412,8 +418,8 @@ poll_watch::poll_watch(int fd, std::uint32_t events, callback cb, void* arg) {
 bool poll_watch::modify(std::uint32_t events) noexcept {
   if (!d_) return false;
   std::lock_guard lock(d_->mu_);
-  if ((events & ~d_->armed_) == 0 && (d_->in_epoll_ || events == 0)) {
-    d_->interest_ = events;  // the kernel's mask covers it; dispatch filters
+  if ((events & ~d_->interest_) == 0) {
+    d_->interest_ = events;  // narrower: the kernel's mask covers it, dispatch filters
     return true;
   }
   epoll_event ev{};
@@ -421,8 +427,10 @@ bool poll_watch::modify(std::uint32_t events) noexcept {
   ev.data.u64 = netpoller::tag(d_, d_->seq_);
   const int epfd = netpoller::get().epfd;
   int rc = ::epoll_ctl(epfd, d_->in_epoll_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, d_->fd_, &ev);
-  // Not registered any more (the fd was closed and reopened behind our back): add it.
-  if (rc != 0 && d_->in_epoll_ && errno == ENOENT) rc = ::epoll_ctl(epfd, EPOLL_CTL_ADD, d_->fd_, &ev);
+  // Not registered any more (the fd was closed and its number reused behind our
+  // back): add it. Registered after all: modify it.
+  if (rc != 0 && errno == ENOENT) rc = ::epoll_ctl(epfd, EPOLL_CTL_ADD, d_->fd_, &ev);
+  else if (rc != 0 && errno == EEXIST) rc = ::epoll_ctl(epfd, EPOLL_CTL_MOD, d_->fd_, &ev);
   if (rc != 0) return false;
   d_->interest_ = d_->armed_ = events;
   d_->in_epoll_ = true;

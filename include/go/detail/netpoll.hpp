@@ -128,15 +128,15 @@ class poll_desc {
 //
 // Narrowing the interest costs no system call: the kernel keeps the wider mask, and
 // events outside the interest are filtered out (and only then, when one actually
-// arrives, is the kernel's mask narrowed). So an owner that drops its interest between
-// two uses of a socket and takes it up again (libcurl does, per request on a kept-alive
-// connection) pays nothing for it. The price: an fd that is closed and reopened under
-// the same number behind the watch's back must get a new watch (close this one first),
-// since the watch cannot tell that the kernel dropped the old registration.
+// arrives, is the kernel's mask narrowed). Widening it always updates the kernel — and
+// re-registers the fd if it was closed and its number reused behind the watch's back —
+// so an owner that drops its interest between two uses of a socket and takes it up
+// again (libcurl does, per request on a kept-alive connection) pays one system call
+// instead of two, and a watch stays correct even if the owner closes the fd first.
 //
 // cb(arg, fd, events) runs on the poller thread or on a worker between tasks (never
-// inside a task; with at least 64 KiB of stack), with `events` a mask of EPOLLIN,
-// EPOLLOUT, EPOLLERR, EPOLLHUP; it must not park and must not block for long (a
+// inside a task; with at least 64 KiB of stack), with `events` the part of the event
+// within the interest (EPOLLIN, EPOLLOUT) plus EPOLLERR and EPOLLHUP; it must not park and must not block for long (a
 // short std::mutex section is fine), and may call modify() or close() on any watch,
 // including its own. A callback for an event collected just before close() may still
 // start after close() returns — and after the fd number has been reused — so `arg`
@@ -160,8 +160,8 @@ class poll_watch {
   ~poll_watch() { close(); }
 
   // Changes the interest mask (0: none). Never blocks; makes a system call only when
-  // the interest grows beyond the kernel's mask. Returns false (and changes nothing)
-  // if epoll refuses, or on an empty watch.
+  // the interest grows. Returns false (and changes nothing) if epoll refuses, or on an
+  // empty watch.
   bool modify(std::uint32_t events) noexcept;
   // Unregisters the fd (the caller still owns and closes it); the watch becomes
   // empty. No-op on an empty watch.
