@@ -288,6 +288,17 @@ bool default_routes(raw_server& s, int fd, const raw_request& r) {
   if (p == "/to-other-host-and-back") {  // another name, then a redirect within that name
     return send_all(fd, response("302 Found", "", "Location: http://localhost:" + std::to_string(s.port()) + "/r302\r\n"));
   }
+  if (p.starts_with("/slow-hop/")) {  // 150 ms, then a redirect to /slow-hop/N-1; /slow-hop/0 answers
+    const int n = std::stoi(p.substr(10));
+    s.nap(150ms);
+    if (n == 0) return send_all(fd, response("200 OK", "arrived"));
+    return send_all(fd, response("302 Found", "", "Location: /slow-hop/" + std::to_string(n - 1) + "\r\n"));
+  }
+  if (p == "/redirect-endless") {  // a redirect whose body never ends
+    if (!send_all(fd, "HTTP/1.1 302 Found\r\nLocation: /hello\r\nContent-Length: 100000000\r\n\r\n")) return false;
+    while (!s.stopping() && send_all(fd, std::string(1024, 'z'))) s.nap(10ms);
+    return false;
+  }
   if (p == "/space-location") return send_all(fd, response("302 Found", "", "Location: /with space\r\n"));
   if (p == "/with%20space") return send_all(fd, response("200 OK", "escaped"));
   if (p == "/bad-location") return send_all(fd, response("302 Found", "", "Location: http://[::1/x\r\n"));
@@ -544,6 +555,39 @@ TEST_F(server_fixture, RedirectCarriesHeadersAndReferer) {
     ASSERT_FALSE(err) << err;
     EXPECT_NE(resp.body.find("|referer=http://example.com/|"), std::string::npos) << resp.body;
   }
+}
+
+// Client::timeout covers the whole chain, as Go's Client.Timeout: three hops of
+// 150 ms each do not fit in 350 ms, although each one does.
+TEST_F(server_fixture, TimeoutCoversEveryHop) {
+  http::Client c;
+  c.timeout = 350ms;
+  const auto t0 = steady::now();
+  auto [resp, err] = c.get(ctxns::background(), srv.url("/slow-hop/3"));
+  ASSERT_TRUE(err);
+  EXPECT_TRUE(go::net::is_timeout(err)) << err;
+  EXPECT_LT(seconds_since(t0), 2.0);
+  c.timeout = 5s;
+  auto [r2, e2] = c.get(ctxns::background(), srv.url("/slow-hop/2"));
+  ASSERT_FALSE(e2) << e2;
+  EXPECT_EQ(r2.body, "arrived");
+}
+
+// A redirect is followed once its headers are in: its body is not waited for (this
+// one never ends), for send as for open.
+TEST_F(server_fixture, RedirectBodyIsNotWaitedFor) {
+  http::Client c;
+  c.timeout = 10s;
+  auto [resp, err] = c.get(ctxns::background(), srv.url("/redirect-endless"));
+  ASSERT_FALSE(err) << err;
+  EXPECT_EQ(resp.body, "hello, world\n");
+  http::Request req;
+  req.url = srv.url("/redirect-endless");
+  auto [sresp, serr] = c.open(ctxns::background(), req);
+  ASSERT_FALSE(serr) << serr;
+  auto [body, rerr] = go::io::read_all(sresp.body);
+  ASSERT_FALSE(rerr) << rerr;
+  EXPECT_EQ(body, "hello, world\n");
 }
 
 TEST_F(server_fixture, LocationWithASpaceIsEscaped) {
