@@ -281,6 +281,10 @@ bool default_routes(raw_server& s, int fd, const raw_request& r) {
                                 "\xaf\xca\x2c\xe0\x02\x00\x86\x1f\x82\xa4\x0c\x00\x00\x00", 32);
     return send_all(fd, response("200 OK", gz, "Content-Encoding: gzip\r\n"));
   }
+  if (p == "/folded") {  // obsolete line folding in a response header
+    return send_all(fd, "HTTP/1.1 200 OK\r\nX-Folded: first\r\n  second\r\n\tthird\r\nX-After: a\r\n"
+                        "Content-Length: 2\r\n\r\nok");
+  }
   if (p == "/r302-nolocation") return send_all(fd, response("302 Found", "no location"));
   if (p == "/to-other-host") {  // the same server under another name
     return send_all(fd, response("302 Found", "", "Location: http://localhost:" + std::to_string(s.port()) + "/headers\r\n"));
@@ -658,6 +662,14 @@ TEST_F(server_fixture, GzipIsRequestedAndDecoded) {
     EXPECT_EQ(resp.header.get("Content-Encoding"), "gzip");
     EXPECT_EQ(resp.body.size(), 32u) << "the encoded bytes, as sent";
   }
+}
+
+TEST_F(server_fixture, FoldedHeaderLinesAreJoined) {
+  auto [resp, err] = http::get(ctxns::background(), srv.url("/folded"));
+  ASSERT_FALSE(err) << err;
+  EXPECT_EQ(resp.header.get("X-Folded"), "first second third");
+  EXPECT_EQ(resp.header.get("X-After"), "a");
+  EXPECT_EQ(resp.body, "ok");
 }
 
 TEST_F(server_fixture, NoRedirectsReturnsTheRedirect) {

@@ -135,7 +135,8 @@ struct Request {
 
   // Server only, filled in by the server:
   std::string proto;        // "HTTP/1.1"
-  std::string host;         // the Host header
+  std::string host;         // the Host header (then removed from `header`, as Go), or
+                            // the absolute-form target's host
   std::string path;         // url's path, percent-decoded ("/a b" for "/a%20b")
   std::string raw_query;    // url's query without '?' ("q=1&x=2")
   std::string remote_addr;  // the client's address, "ip:port"

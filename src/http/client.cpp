@@ -209,6 +209,7 @@ struct transfer {
   Header header;
   std::string effective_url;
   bool uncompressed = false;   // the body was decoded (Content-Encoding, Content-Length removed)
+  std::string field_key, field_value;  // the header field being read (folded lines join it)
   std::string buf;             // body bytes received and not yet read
   std::size_t off = 0;         // buf's read position
   bool paused = false;         // the write callback returned CURL_WRITEFUNC_PAUSE
@@ -633,7 +634,20 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* userp) 
   const std::size_t len = size * n;
   if (t.headers_done) return len;  // trailers
   try {
+    const bool continuation = len > 0 && (data[0] == ' ' || data[0] == '\t');
     std::string_view line = trim(std::string_view(data, len));
+    if (continuation && !line.empty()) {
+      // An obsolete folded line continues the field before it (Go's textproto joins
+      // them with one space).
+      if (!t.field_key.empty()) (t.field_value += ' ') += line;
+      return len;
+    }
+    // Any other line ends the field before it.
+    if (!t.field_key.empty()) {
+      t.header.add(t.field_key, t.field_value);
+      t.field_key.clear();
+      t.field_value.clear();
+    }
     if (line.starts_with("HTTP/")) {
       // A new response: "HTTP/1.1 200 OK". Go: Status is what follows the protocol,
       // left-trimmed; the code is its first word.
@@ -669,7 +683,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* userp) 
     }
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return len;  // not a field; ignore
-    t.header.add(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    t.field_key = trim(line.substr(0, colon));
+    t.field_value = trim(line.substr(colon + 1));
     return len;
   } catch (...) {  // std::bad_alloc: fail the transfer (CURLE_WRITE_ERROR)
     return 0;

@@ -344,6 +344,7 @@ struct request_parser {
     } else if (!hosts.empty()) {
       r.host = hosts.front();
     }
+    r.header.del("Host");  // Go: promoted to Request.Host, removed from the header map
     // Expect: only 100-continue is understood, and only from HTTP/1.1 clients.
     if (r.header.has("Expect")) {
       const std::string e = r.header.get("Expect");
