@@ -136,29 +136,36 @@ node::node(std::shared_ptr<node> parent) noexcept : parent_(std::move(parent)) {
 
 // Dropping the last handle to the leaf of a long chain would destroy the chain
 // recursively, one stack frame per ancestor (a chain of 10,000 overflows a task's
-// stack). So ancestors are released in a loop instead: the outermost ~node on a thread
-// keeps a list of parents still to release, and any ~node that runs inside it (for an
-// ancestor, or for an unrelated context destroyed along the way, say one stored as a
-// value) appends its parent there and returns. If the destruction of a node parks the
-// task (a deadline timer's stop waits for its callback), another task on the same
-// thread may append to the list meanwhile; the outermost loop releases those too. Only
-// when the list cannot grow (out of memory) does a parent get released in place.
+// stack). So ancestors are released in a loop instead: the outermost ~node of a task
+// (or thread) keeps a list of parents still to release, and any ~node that runs inside
+// it on the same task (for an ancestor, or for an unrelated context destroyed along
+// the way, say one stored as a value) appends its parent there and returns. The list
+// belongs to one task: if the destruction of a node parks the task (a deadline timer's
+// stop waits for its callback) and another task on the same thread destroys contexts
+// meanwhile, that task releases its own parents in place, as it would anyway. Only
+// when the list cannot grow (out of memory) is a parent released in place.
 namespace {
-thread_local std::vector<std::shared_ptr<node>>* tl_releasing = nullptr;
+struct releasing {
+  const go::detail::fiber* owner;  // the task (fiber) whose outermost ~node runs the loop; null on a thread
+  std::vector<std::shared_ptr<node>>* pending;
+};
+thread_local releasing tl_releasing{nullptr, nullptr};
 }  // namespace
 
 node::~node() {
   if (!parent_) return;
-  if (tl_releasing) {
+  const go::detail::fiber* self = go::detail::current_fiber();
+  if (tl_releasing.pending != nullptr) {
+    if (tl_releasing.owner != self) return;  // another task's loop: parent_ is released in place
     try {
-      tl_releasing->push_back(std::move(parent_));
+      tl_releasing.pending->push_back(std::move(parent_));
     } catch (...) {
       // out of memory: parent_ is released in place by the member's destructor
     }
     return;
   }
   std::vector<std::shared_ptr<node>> pending;
-  tl_releasing = &pending;
+  tl_releasing = {self, &pending};
   std::shared_ptr<node> next = std::move(parent_);
   for (;;) {
     next.reset();  // may destroy it, which appends its parent to `pending`
@@ -166,7 +173,7 @@ node::~node() {
     next = std::move(pending.back());
     pending.pop_back();
   }
-  tl_releasing = nullptr;
+  tl_releasing = {nullptr, nullptr};
 }
 
 class cancel_node : public node, public child_hook {

@@ -1279,12 +1279,16 @@ TEST(Context, RandomizedStress) {
     }
     // Cancel the root from a task or a thread while the workers are busy.
     while (started.load() < workers) std::this_thread::yield();
+    // The canceller is waited for below: the root is done before cancel() has reached
+    // its descendants (as in Go), so only cancel()'s return says the tree is done.
+    go::sync::WaitGroup canceller;
     if (round % 2) {
-      go::spawn([cancel = cancel_root, root_cause] { cancel(root_cause); });
+      canceller.go([cancel = cancel_root, root_cause] { cancel(root_cause); });
     } else {
       std::thread([cancel = cancel_root, root_cause] { cancel(root_cause); }).join();
     }
     wg.wait();
+    canceller.wait();
     for (auto& t : threads) t.join();
 
     EXPECT_EQ(ctx::internal::num_children(root), 0u);
