@@ -346,6 +346,22 @@ void in_task(std::function<void()> f) {
   wg.wait();
 }
 
+// Client::open on url, then the whole body read: the response's head, the body, and
+// the first error (of open, else of the read).
+struct opened {
+  http::StreamResponse resp;
+  std::string body;
+  go::error err;
+};
+opened open_and_read(const http::Client& c, const std::string& url) {
+  http::Request req;
+  req.url = url;
+  auto [resp, err] = c.open(ctxns::background(), req);
+  if (err) return {{}, {}, err};
+  auto [body, rerr] = go::io::read_all(resp.body);
+  return {std::move(resp), std::move(body), rerr};
+}
+
 // ---- tests -------------------------------------------------------------------------------
 
 TEST_F(server_fixture, GetReadsStatusHeadersAndBody) {
@@ -585,13 +601,9 @@ TEST_F(server_fixture, RedirectBodyIsNotWaitedFor) {
   auto [resp, err] = c.get(ctxns::background(), srv.url("/redirect-endless"));
   ASSERT_FALSE(err) << err;
   EXPECT_EQ(resp.body, "hello, world\n");
-  http::Request req;
-  req.url = srv.url("/redirect-endless");
-  auto [sresp, serr] = c.open(ctxns::background(), req);
-  ASSERT_FALSE(serr) << serr;
-  auto [body, rerr] = go::io::read_all(sresp.body);
-  ASSERT_FALSE(rerr) << rerr;
-  EXPECT_EQ(body, "hello, world\n");
+  const opened o = open_and_read(c, srv.url("/redirect-endless"));
+  ASSERT_FALSE(o.err) << o.err;
+  EXPECT_EQ(o.body, "hello, world\n");
 }
 
 TEST_F(server_fixture, LocationWithASpaceIsEscaped) {
@@ -611,15 +623,11 @@ TEST_F(server_fixture, MalformedLocationIsAnError) {
 
 // A streaming request follows redirects too; the body read is the final response's.
 TEST_F(server_fixture, OpenFollowsRedirects) {
-  http::Request req;
-  req.url = srv.url("/chain/3");
-  auto [resp, err] = http::Client().open(ctxns::background(), req);
-  ASSERT_FALSE(err) << err;
-  EXPECT_EQ(resp.status_code, 200);
-  EXPECT_EQ(resp.url, srv.url("/chain/0"));
-  auto [body, rerr] = go::io::read_all(resp.body);
-  ASSERT_FALSE(rerr) << rerr;
-  EXPECT_EQ(body, "end of chain");
+  const opened o = open_and_read(http::Client(), srv.url("/chain/3"));
+  ASSERT_FALSE(o.err) << o.err;
+  EXPECT_EQ(o.resp.status_code, 200);
+  EXPECT_EQ(o.resp.url, srv.url("/chain/0"));
+  EXPECT_EQ(o.body, "end of chain");
 }
 
 // Go's Transport: asks for gzip and decodes it, unless compression is disabled or the
@@ -634,14 +642,10 @@ TEST_F(server_fixture, GzipIsRequestedAndDecoded) {
     EXPECT_FALSE(resp.header.has("Content-Length"));
   }
   {
-    http::Request req;
-    req.url = srv.url("/gzip");
-    auto [resp, err] = http::Client().open(ctxns::background(), req);
-    ASSERT_FALSE(err) << err;
-    EXPECT_TRUE(resp.uncompressed);
-    auto [body, rerr] = go::io::read_all(resp.body);
-    ASSERT_FALSE(rerr) << rerr;
-    EXPECT_EQ(body, "hello, gzip\n");
+    const opened o = open_and_read(http::Client(), srv.url("/gzip"));
+    ASSERT_FALSE(o.err) << o.err;
+    EXPECT_TRUE(o.resp.uncompressed);
+    EXPECT_EQ(o.body, "hello, gzip\n");
   }
   {
     http::Client c;
