@@ -156,17 +156,22 @@ void report_echo(benchmark::State& state, std::chrono::nanoseconds d) {
   state.counters["total_ms"] = ns / 1e6;
 }
 
-void BM_net_echo(benchmark::State& state) {
+// One run per iteration: run(&err) returns the timed part, or a negative duration with
+// the message in err (then the case is skipped); report(state, d) sets the counters.
+template <class Run, class Report>
+void timed_case(benchmark::State& state, Run run, Report report) {
   for (auto _ : state) {
     std::string err;
-    const auto d = echo_run(&err);
+    const auto d = run(&err);
     if (d.count() < 0) {
       state.SkipWithError(err.c_str());
       return;
     }
-    report_echo(state, d);
+    report(state, d);
   }
 }
+
+void BM_net_echo(benchmark::State& state) { timed_case(state, echo_run, report_echo); }
 BENCHMARK(BM_net_echo)->UseManualTime()->Repetitions(reps)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // ---- HTTP -----------------------------------------------------------------------------
@@ -227,17 +232,7 @@ void report_http(benchmark::State& state, std::chrono::nanoseconds d) {
   state.counters["total_ms"] = ns / 1e6;
 }
 
-void BM_http_get(benchmark::State& state) {
-  for (auto _ : state) {
-    std::string err;
-    const auto d = http_run(&err);
-    if (d.count() < 0) {
-      state.SkipWithError(err.c_str());
-      return;
-    }
-    report_http(state, d);
-  }
-}
+void BM_http_get(benchmark::State& state) { timed_case(state, http_run, report_http); }
 BENCHMARK(BM_http_get)->UseManualTime()->Repetitions(reps)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // ---- memory (fresh process each) ------------------------------------------------------
@@ -246,21 +241,21 @@ BENCHMARK(BM_http_get)->UseManualTime()->Repetitions(reps)->Iterations(1)->Unit(
 // and, when conns > 0, bytes_per_conn = growth / conns.
 template <class Run, class Report>
 void memory_case(benchmark::State& state, Run run, Report report, int conns) {
-  for (auto _ : state) {
+  long before = 0, peak = 0;
+  auto measured_run = [&](std::string* err) {
     go::runtime::max_procs();  // start the runtime before the baseline
-    const long before = status_kb("VmRSS:");
-    std::string err;
-    const auto d = run(&err);
-    const long peak = status_kb("VmHWM:");
-    if (d.count() < 0) {
-      state.SkipWithError(err.c_str());
-      return;
-    }
-    report(state, d);
-    state.counters["rss_growth_mb"] = static_cast<double>(peak - before) / 1024.0;
-    state.counters["peak_rss_mb"] = static_cast<double>(peak) / 1024.0;
-    if (conns > 0) state.counters["bytes_per_conn"] = static_cast<double>(peak - before) * 1024.0 / conns;
-  }
+    before = status_kb("VmRSS:");
+    const auto d = run(err);
+    peak = status_kb("VmHWM:");
+    return d;
+  };
+  auto measured_report = [&](benchmark::State& st, std::chrono::nanoseconds d) {
+    report(st, d);
+    st.counters["rss_growth_mb"] = static_cast<double>(peak - before) / 1024.0;
+    st.counters["peak_rss_mb"] = static_cast<double>(peak) / 1024.0;
+    if (conns > 0) st.counters["bytes_per_conn"] = static_cast<double>(peak - before) * 1024.0 / conns;
+  };
+  timed_case(state, measured_run, measured_report);
 }
 
 void BM_net_echo_memory(benchmark::State& state) { memory_case(state, echo_run, report_echo, echo_conns); }

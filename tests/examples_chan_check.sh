@@ -16,33 +16,10 @@ if [[ $# -ne 2 ]]; then
   echo "usage: $0 BUILD_DIR SOURCE_DIR" >&2
   exit 2
 fi
-bin_dir="$1/examples"
 src_dir="$2/src"
-status=0
 
-fail() {
-  echo "FAIL $1"
-  status=1
-}
-
-# run NAME ARGS... : sets $out to the program's output; returns non-zero on failure.
-run() {
-  local name="$1"
-  shift
-  local exe="$bin_dir/$name"
-  if [[ ! -x "$exe" ]]; then
-    fail "$name: $exe not found (build with -DGOCXX_BUILD_EXAMPLES=ON)"
-    return 1
-  fi
-  out="$(timeout 60 "$exe" "$@" 2>&1)"
-  local rc=$?
-  if [[ $rc -ne 0 ]]; then
-    fail "$name: exit status $rc"
-    printf '%s\n' "$out" | sed 's/^/    /'
-    return 1
-  fi
-  return 0
-}
+# fail MESSAGE, run NAME ARGS... (sets $out): tests/examples_lib.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/examples_lib.sh" "$1"
 
 # ---- md5all ---------------------------------------------------------------------
 if run md5all "$src_dir"; then

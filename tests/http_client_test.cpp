@@ -362,6 +362,19 @@ opened open_and_read(const http::Client& c, const std::string& url) {
   return {std::move(resp), std::move(body), rerr};
 }
 
+// A loopback TCP port with no listener: bound, noted and closed again (0 on failure).
+int free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  if (fd >= 0) ::close(fd);
+  return ok ? ntohs(a.sin_port) : 0;
+}
+
 // ---- tests -------------------------------------------------------------------------------
 
 TEST_F(server_fixture, GetReadsStatusHeadersAndBody) {
@@ -733,16 +746,9 @@ TEST(HttpClient, UnknownHostIsADnsError) {
 }
 
 TEST(HttpClient, ConnectionRefused) {
-  // A port with no listener: bind one, note it, close it.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/";
+  const int port = free_loopback_port();
+  ASSERT_GT(port, 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
 
   auto [resp, err] = http::get(ctxns::background(), url);
   ASSERT_TRUE(err);
@@ -765,16 +771,9 @@ TEST(HttpClient, HttpsVerifiesCertificates) {
                                 "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -days 1 -keyout " +
                                 key + " -out " + cert + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(make_cert.c_str()), 0) << "openssl could not make a certificate";
-  // A free port: bind one, note it, close it (s_server binds it right after).
-  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(probe);
-  const std::string hostport = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  const int port = free_loopback_port();  // s_server binds it right after
+  ASSERT_GT(port, 0);
+  const std::string hostport = "127.0.0.1:" + std::to_string(port);
   std::vector<std::string> args = {"openssl", "s_server", "-accept", hostport, "-cert", cert, "-key", key,
                                    "-www", "-quiet"};
   std::vector<char*> argv;

@@ -207,7 +207,6 @@ struct transfer {
   int status_code = 0;
   std::string status, proto;
   Header header;
-  std::string effective_url;
   bool uncompressed = false;   // the body was decoded (Content-Encoding, Content-Length removed)
   std::string field_key, field_value;  // the header field being read (folded lines join it)
   std::string buf;             // body bytes received and not yet read
@@ -401,8 +400,6 @@ class engine {
     curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &t.primary_port);
     try {
       char* s = nullptr;
-      if (curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &s) == CURLE_OK && s) t.effective_url = s;
-      s = nullptr;
       if (curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &s) == CURLE_OK && s) t.primary_ip = s;
     } catch (...) {  // std::bad_alloc: the strings stay as they were
     }
@@ -583,22 +580,18 @@ void engine::on_ready(void* arg, int fd, std::uint32_t events) {
   if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) mask |= CURL_CSELECT_IN;
   if (events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
   if (events & EPOLLERR) mask |= CURL_CSELECT_ERR;
-  if (go::detail::current_worker() == nullptr) {  // the poller thread: wait (see defer)
-    locked l(e);
-    e.drive(fd, mask);
-    return;
-  }
-  if (!e.mu.try_lock()) {
-    // Busy: the holder runs the event before it unlocks — unless it has just looked,
-    // so try once more; the one who gets the lock runs it. Out of memory: wait.
-    if (!e.defer(fd, mask)) {
-      locked l(e);
-      e.drive(fd, mask);
+  // A worker does not wait for a busy lock (see defer): the holder runs the event
+  // before it unlocks — unless it has just looked, so try once more; whoever gets the
+  // lock runs it. The poller thread waits, and so does a worker out of memory.
+  const bool on_worker = go::detail::current_worker() != nullptr;
+  if (!on_worker || !e.mu.try_lock()) {
+    if (on_worker && e.defer(fd, mask)) {
+      if (e.mu.try_lock()) {
+        locked l(e, std::adopt_lock);  // runs the deferred event as it unlocks
+      }
       return;
     }
-    if (!e.mu.try_lock()) return;
-    locked l(e, std::adopt_lock);  // runs the deferred event as it unlocks
-    return;
+    e.mu.lock();
   }
   locked l(e, std::adopt_lock);
   e.drive(fd, mask);
@@ -675,8 +668,6 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* userp) 
           t.header.del("Content-Length");
           t.uncompressed = true;
         }
-        char* u = nullptr;
-        if (curl_easy_getinfo(t.easy.get(), CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u) t.effective_url = u;
         t.waiters.claim_all(*t.eng->wakes);
       }
       return len;
@@ -713,37 +704,40 @@ std::size_t on_write(char* data, std::size_t size, std::size_t n, void* userp) {
   return len;
 }
 
-// "host:port" of a URL in Go's notation ("[::1]:80"; the scheme's port when none is
-// given), from libcurl's URL parser; "" if it cannot parse it.
-std::string url_host_port(const std::string& url) {
-  std::string out;
-  CURLU* u = curl_url();
-  if (u == nullptr) return out;
-  char* host = nullptr;
-  char* port = nullptr;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-    out = std::string(host) + ":" + port;
-  }
-  curl_free(host);
-  curl_free(port);
-  curl_url_cleanup(u);
-  return out;
-}
-
-// libcurl's URL parser (CURLU), for the redirect rules.
+// libcurl's URL parser (CURLU), for error addresses and the redirect rules.
 struct curlu_deleter {
   void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
 };
 using curlu_ptr = std::unique_ptr<CURLU, curlu_deleter>;
 
-std::string curlu_part(CURLU* u, CURLUPart part) {
+// url parsed, or null if libcurl cannot parse it (or is out of memory).
+curlu_ptr parse_url(const std::string& url) {
+  curlu_ptr u(curl_url());
+  if (u && curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) u.reset();
+  return u;
+}
+
+std::string curlu_part(CURLU* u, CURLUPart part, unsigned flags = 0) {
   char* v = nullptr;
   std::string out;
-  if (curl_url_get(u, part, &v, 0) == CURLUE_OK && v) out = v;
+  if (curl_url_get(u, part, &v, flags) == CURLUE_OK && v) out = v;
   curl_free(v);
   return out;
+}
+
+// The URL's host, without the brackets of an IPv6 literal.
+std::string host_of(CURLU* u) {
+  std::string host = curlu_part(u, CURLUPART_HOST);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+// "host:port" of a URL in Go's notation ("[::1]:80"; the scheme's port when none is
+// given); "" if libcurl cannot parse it.
+std::string url_host_port(const std::string& url) {
+  curlu_ptr u = parse_url(url);
+  if (!u) return {};
+  return net::join_host_port(host_of(u.get()), curlu_part(u.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT));
 }
 
 // The URL `loc` (a Location header: absolute, or relative to `base`) resolved against
@@ -763,11 +757,10 @@ result<std::string> resolve_location(const std::string& base, const std::string&
 
 // A URL's scheme and host name (lower case, no port, no IPv6 brackets).
 std::pair<std::string, std::string> scheme_and_host(const std::string& url) {
-  curlu_ptr u(curl_url());
-  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return {};
+  curlu_ptr u = parse_url(url);
+  if (!u) return {};
   std::string scheme = curlu_part(u.get(), CURLUPART_SCHEME);
-  std::string host = curlu_part(u.get(), CURLUPART_HOST);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string host = host_of(u.get());
   for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return {std::move(scheme), std::move(host)};
@@ -903,13 +896,9 @@ go::error transfer_error(const transfer& t) {
       return make_url_error(t, net::err_deadline_exceeded);
     case CURLE_COULDNT_CONNECT:
       if (t.os_errno != 0) {
-        std::string addr = t.primary_ip;
-        if (!addr.empty()) {
-          if (addr.find(':') != std::string::npos) addr = "[" + addr + "]";
-          addr += ":" + std::to_string(t.primary_port);
-        } else {  // libcurl did not record the address it tried: the URL's
-          addr = url_host_port(t.effective_url.empty() ? t.url : t.effective_url);
-        }
+        // The address libcurl tried, or if it recorded none, the URL's.
+        const std::string addr = t.primary_ip.empty() ? url_host_port(t.url)
+                                                      : net::join_host_port(t.primary_ip, std::to_string(t.primary_port));
         auto sys = go::errors::make_error<net::syscall_error>(
             "connect", std::error_code(static_cast<int>(t.os_errno), std::system_category()));
         return make_url_error(t, go::errors::make_error<net::op_error>("dial", "tcp", "", addr, sys));
@@ -1061,23 +1050,28 @@ result<std::shared_ptr<transfer>> make_transfer(const Client& c, const context::
   return {std::move(t), nullptr};
 }
 
-// Starts t and waits until ready() holds or ctx is done (then aborts t). Returns nil
-// when ready() held, else the url_error to return.
+// Waits until ready() holds or ctx is done (then aborts t). Returns nil when ready()
+// held, else the url_error to return.
 template <class Pred>
-go::error run_until(const context::Context& ctx, transfer& t, Pred ready) {
-  if (go::error ce = ctx.err()) return make_url_error(t, ce);
+go::error wait_or_abort(const context::Context& ctx, transfer& t, Pred ready) {
   engine& e = *t.eng;
-  {
-    locked l(e);
-    if (CURLMcode rc = e.start(t); rc != CURLM_OK) {
-      return make_url_error(t, go::errors::make_error<curl_error>(static_cast<int>(rc), curl_multi_strerror(rc)));
-    }
-  }
-  const context::done_channel done = ctx.done();
-  if (wait_until_ready(e, t, done, ready)) return nullptr;
+  if (wait_until_ready(e, t, ctx.done(), ready)) return nullptr;
   locked l(e);
   e.abort(t, ctx.err());
   return make_url_error(t, ctx.err());
+}
+
+// Starts t, then wait_or_abort.
+template <class Pred>
+go::error run_until(const context::Context& ctx, transfer& t, Pred ready) {
+  if (go::error ce = ctx.err()) return make_url_error(t, ce);
+  {
+    locked l(*t.eng);
+    if (CURLMcode rc = t.eng->start(t); rc != CURLM_OK) {
+      return make_url_error(t, go::errors::make_error<curl_error>(static_cast<int>(rc), curl_multi_strerror(rc)));
+    }
+  }
+  return wait_or_abort(ctx, t, ready);
 }
 
 // The error, if any, of a transfer that is no longer active. Under the engine lock.
@@ -1089,16 +1083,9 @@ go::error finished_error(const transfer& t) {
 // After run_until: waits until t is done, or ctx is done (then aborts t). Returns nil
 // when t is done without error, else the url_error to return.
 go::error wait_done(const context::Context& ctx, transfer& t) {
-  engine& e = *t.eng;
-  const context::done_channel done = ctx.done();
-  if (wait_until_ready(e, t, done, [&] { return t.done; })) {
-    locked l(e);
-    if (go::error err = finished_error(t)) return err;
-    return nullptr;
-  }
-  locked l(e);
-  e.abort(t, ctx.err());
-  return make_url_error(t, ctx.err());
+  if (go::error err = wait_or_abort(ctx, t, [&] { return t.done; })) return err;
+  locked l(*t.eng);
+  return finished_error(t);
 }
 
 // Go reports a failed name lookup as `dial tcp: lookup HOST: no such host` (an
@@ -1202,7 +1189,7 @@ result<Response> Client::send(const context::Context& ctx, const Request& req) c
   r.proto = std::move(t->proto);
   r.header = std::move(t->header);
   r.body = std::move(t->buf);
-  r.url = t->effective_url.empty() ? t->url : std::move(t->effective_url);
+  r.url = std::move(t->url);  // the last hop's: each transfer makes one request
   r.uncompressed = t->uncompressed;
   return {std::move(r), nullptr};
 }
@@ -1221,7 +1208,7 @@ result<StreamResponse> Client::open(const context::Context& ctx, const Request& 
     r.status = t->status;
     r.proto = t->proto;
     r.header = t->header;
-    r.url = t->effective_url.empty() ? t->url : t->effective_url;
+    r.url = t->url;
     r.uncompressed = t->uncompressed;
   } catch (...) {  // std::bad_alloc: take the transfer out of the engine before it dies
     locked l(*t->eng);

@@ -5,7 +5,7 @@
 // (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), as Go's netpoll_epoll.go does: interest
 // never changes afterwards, so I/O needs no epoll_ctl per operation. Watches
 // (poll_watch, for libcurl) are level-triggered. Narrowing a watch's interest
-// (interest_) costs no system call: the kernel keeps its wider mask (armed_), and the
+// (interest_) costs no system call: the kernel keeps its wider mask, and the
 // kernel's mask shrinks only when an event outside the interest arrives (dispatch:
 // EPOLL_CTL_MOD to the interest, or EPOLL_CTL_DEL when there is none, since the kernel
 // reports EPOLLHUP and EPOLLERR whatever the mask). Widening it always tells the
@@ -161,7 +161,7 @@ struct netpoller {
       d->is_watch_ = false;
       d->cb_ = nullptr;
       d->arg_ = nullptr;
-      d->interest_ = d->armed_ = 0;
+      d->interest_ = 0;
       d->in_epoll_ = false;
       for (auto& dir : d->dir_) {
         dir.ready = false;
@@ -263,13 +263,12 @@ struct netpoller {
     if (d->interest_ == 0) {
       if (::epoll_ctl(epfd, EPOLL_CTL_DEL, d->fd_, &ev) == 0 || errno == ENOENT || errno == EBADF) {
         d->in_epoll_ = false;
-        d->armed_ = 0;
       }
       return;
     }
     ev.events = d->interest_;
     ev.data.u64 = tag(d, d->seq_);
-    if (::epoll_ctl(epfd, EPOLL_CTL_MOD, d->fd_, &ev) == 0) d->armed_ = d->interest_;
+    ::epoll_ctl(epfd, EPOLL_CTL_MOD, d->fd_, &ev);
   }
 
   // Takes the ready events (blocking up to timeout_ms; 0: not at all) and dispatches
@@ -404,7 +403,7 @@ poll_watch::poll_watch(int fd, std::uint32_t events, callback cb, void* arg) {
     d->is_watch_ = true;
     d->cb_ = cb;
     d->arg_ = arg;
-    d->interest_ = d->armed_ = events;
+    d->interest_ = events;
     d->in_epoll_ = events != 0;
   }
   if (events != 0) {
@@ -432,7 +431,7 @@ bool poll_watch::modify(std::uint32_t events) noexcept {
   if (rc != 0 && errno == ENOENT) rc = ::epoll_ctl(epfd, EPOLL_CTL_ADD, d_->fd_, &ev);
   else if (rc != 0 && errno == EEXIST) rc = ::epoll_ctl(epfd, EPOLL_CTL_MOD, d_->fd_, &ev);
   if (rc != 0) return false;
-  d_->interest_ = d_->armed_ = events;
+  d_->interest_ = events;
   d_->in_epoll_ = true;
   return true;
 }

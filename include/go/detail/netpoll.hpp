@@ -113,12 +113,11 @@ class poll_desc {
   bool is_watch_ = false;
   direction dir_[2];
   // For watches (under mu_): the callback and its argument; the interest the owner
-  // asked for; the mask in the kernel (armed_, meaningful while in_epoll_), which
-  // may be wider than the interest (see poll_watch::modify).
+  // asked for (the kernel's mask may be wider, see poll_watch::modify); whether the
+  // fd is registered with epoll.
   void (*cb_)(void* arg, int fd, std::uint32_t events) = nullptr;
   void* arg_ = nullptr;
   std::uint32_t interest_ = 0;
-  std::uint32_t armed_ = 0;
   bool in_epoll_ = false;
   poll_desc* next_free_ = nullptr;
 };
@@ -136,12 +135,13 @@ class poll_desc {
 //
 // cb(arg, fd, events) runs on the poller thread or on a worker between tasks (never
 // inside a task; with at least 64 KiB of stack), with `events` the part of the event
-// within the interest (EPOLLIN, EPOLLOUT) plus EPOLLERR and EPOLLHUP; it must not park and must not block for long (a
-// short std::mutex section is fine), and may call modify() or close() on any watch,
-// including its own. A callback for an event collected just before close() may still
-// start after close() returns — and after the fd number has been reused — so `arg`
-// must outlive the netpoller (give it static lifetime) and the callback must tolerate
-// a stale or foreign fd (libcurl does: it checks the socket's state itself).
+// within the interest (EPOLLIN, EPOLLOUT) plus EPOLLERR and EPOLLHUP; it must not park
+// and must not block for long (a short std::mutex section is fine), and may call
+// modify() or close() on any watch, including its own. A callback for an event
+// collected just before close() may still start after close() returns — and after the
+// fd number has been reused — so `arg` must outlive the netpoller (give it static
+// lifetime) and the callback must tolerate a stale or foreign fd (libcurl does: it
+// checks the socket's state itself).
 class poll_watch {
  public:
   using callback = void (*)(void* arg, int fd, std::uint32_t events);
