@@ -27,18 +27,38 @@
 //                defaults to err), then done_ = true (release; err_/cause_ are never
 //                written again, so readers that acquire done_ read them lock-free);
 //                claim every waiter of the done signal (wait_queue::claim_all);
-//                detach every child, pinning it with a strong reference (a child
-//                whose last reference is already gone is skipped: its destructor is
-//                about to unlink itself and it has no observers left).
+//                detach every child into the node's detached_ list, pinning it with a
+//                strong reference (a child whose last reference is already gone is
+//                skipped: its destructor is about to unlink itself and it has no
+//                observers left). A node with nothing detached is settled at once.
 //   unlocked:    request_stop() the std::stop_source if one was handed out; wake the
-//                claimed waiters; stop the deadline timer; then cancel the detached
-//                children with the same err and cause, iteratively (an explicit
-//                worklist threaded through the children, so deep trees do not grow
-//                the — possibly small — task stack); after_func registrations spawn f.
+//                claimed waiters; stop the deadline timer.
 //
-// A child canceled through its own cancel function afterwards unlinks itself from
-// reg_ ("removeChild"). Locks are never nested: a parent's mu_ protects its children
-// list and each child's `linked` flag; a node's own mu_ protects its own state.
+// The winner of finish then cancels the detached children with the same err and
+// cause, depth first and iteratively (an explicit stack threaded through the nodes'
+// drain_up_ links, so deep trees do not grow the — possibly small — task stack);
+// after_func registrations spawn f. A node whose detached list is used up is
+// "settled": it and its whole subtree are done. Settling wakes whoever waits for it.
+//
+// Settling is what makes Go's guarantee hold — when a cancel function returns, the
+// context and every descendant are done — even when an intermediate node is
+// canceled concurrently (by its own cancel function or its deadline): whoever loses
+// finish on a node waits until that node is settled, as Go's cancel waits for the
+// child's lock while the child's own cancel runs. These waits point down the tree (a
+// drain waits only for drains of nodes below the ones it won), so they cannot form a
+// cycle, with two exceptions, which therefore do not wait: the deadline timer's own
+// cancel when it loses (the winner may be waiting in timer::stop for that very
+// callback, and nobody awaits the timer's cancel), and a cancel made while the same
+// task or thread is already canceling (a stop_callback or stop_node reacting to a
+// stop request issued by a drain: it may cancel an ancestor that the outer drain, on
+// this very stack, has won but not settled). The second rule is tracked per thread
+// (tl_drain_depth) and cleared while a drain parks, so that other tasks of the
+// thread are not taken for nested cancels.
+//
+// A child canceled through its own cancel function or deadline unlinks itself from
+// reg_ once settled ("removeChild"). Locks are never nested: a parent's mu_ protects
+// its children list and each child's `linked` flag; a node's own mu_ protects its own
+// state.
 // Registration and cancellation of a parent serialize on the parent's mu_, so a
 // child is either linked before the parent's cancel (and canceled by it) or sees the
 // parent done (and is born done). No lock is held while waking waiters, spawning
@@ -77,52 +97,46 @@ using go::detail::wait_node;
 using go::detail::wait_queue;
 using go::detail::wake_list;
 
-// A worklist of detached children, threaded through child_hook::work_next.
-struct child_hook;
-struct worklist {
-  child_hook* head = nullptr;
-  void push(child_hook* h) noexcept;
-  child_hook* pop() noexcept;
-};
-
 // An entry in a cancel_node's children list: a derived cancel_node or an after_func
-// registration. All fields are protected by the registered parent's mu_, except
-// work_next and pin, which belong to the one thread that detached the entry.
+// registration. prev, next and linked are protected by the registered parent's mu_;
+// work_next and pin belong to the one drain that detached the entry.
 struct child_hook {
   child_hook* prev = nullptr;
   child_hook* next = nullptr;
   bool linked = false;
-  child_hook* work_next = nullptr;
-  std::shared_ptr<void> pin;  // keeps the entry alive while on a worklist
+  child_hook* work_next = nullptr;  // next in the detaching node's detached_ list
+  std::shared_ptr<void> pin;        // keeps the entry alive until its drain is done with it
 
   // Under the parent's lock, while detaching: store a strong reference to the
   // entry in `pin`; false if the entry is being destroyed (skip it).
   virtual bool pin_self() noexcept = 0;
-  // The parent is done with err/cause: cancel this entry (adding its own children
-  // to wl), or run the after_func. Called with no lock held.
-  virtual void parent_done(const go::error& err, const go::error& cause, worklist& wl) noexcept = 0;
+  // The parent is done with err/cause: cancel this entry, or run the after_func.
+  // Returns the entry as a cancel_node if this call won its cancellation and the
+  // entry has detached children of its own to drain; otherwise nullptr. Called with no lock
+  // held, by the drain that detached the entry.
+  virtual cancel_node* parent_done(const go::error& err, const go::error& cause) noexcept = 0;
 
  protected:
   ~child_hook() = default;
 };
 
-void worklist::push(child_hook* h) noexcept {
-  h->work_next = head;
-  head = h;
-}
-child_hook* worklist::pop() noexcept {
-  child_hook* h = head;
-  if (h) {
-    head = h->work_next;
-    h->work_next = nullptr;
-  }
-  return h;
-}
-
 namespace {
 
 // The cancel_node whose timer callback is running on this thread, if any.
 thread_local const cancel_node* tl_firing = nullptr;
+
+// How many cancels are running on this thread's current task (or thread): above
+// zero, a new cancel is nested in another one (a stop callback) and must not wait for
+// settling (see the file comment).
+thread_local int tl_drain_depth = 0;
+
+struct drain_scope {
+  int outer = tl_drain_depth++;
+  drain_scope() = default;
+  drain_scope(const drain_scope&) = delete;
+  drain_scope& operator=(const drain_scope&) = delete;
+  ~drain_scope() { tl_drain_depth = outer; }
+};
 
 }  // namespace
 
@@ -265,27 +279,25 @@ class cancel_node : public node, public child_hook {
   // shared with anyone else but after it is owned by a shared_ptr.
   void propagate() noexcept {
     if (!reg_) return;
-    if (reg_->attach(this)) {
-      worklist wl;  // stays empty: we have no children yet
-      finish(reg_->err_, reg_->cause_, wl);
-    }
+    if (reg_->attach(this)) finish(reg_->err_, reg_->cause_);  // no children yet: settled at once
   }
 
   // Cancels this node and its subtree; unlinks it from reg_ if remove_from_parent.
-  void cancel(const go::error& err, const go::error& cause, bool remove_from_parent) noexcept {
-    worklist wl;
-    if (!finish(err, cause, wl)) return;
-    if (remove_from_parent) unlink();
-    drain(wl, err_, cause_);
-  }
-
-  // Cancels everything on wl (and their descendants) with err/cause.
-  static void drain(worklist& wl, const go::error& err, const go::error& cause) noexcept {
-    while (child_hook* h = wl.pop()) {
-      std::shared_ptr<void> pin = std::move(h->pin);
-      h->parent_done(err, cause, wl);
-      // Dropping pin may destroy h (and, through parent_, more nodes); no lock held.
+  // Returns once the node and every descendant are done (see the file comment for
+  // the two cases that return as soon as the node itself is done: a nested cancel,
+  // and a losing deadline timer, which passes may_wait = false).
+  void cancel(const go::error& err, const go::error& cause, bool remove_from_parent,
+              bool may_wait = true) noexcept {
+    const bool nested = tl_drain_depth > 0;
+    drain_scope scope;
+    if (!finish(err, cause)) {
+      if (may_wait && !nested) wait_settled();
+      return;
     }
+    if (detached_) drain();  // else settled already
+    // Unlinked only now, as in Go: a parent's cancel that comes meanwhile must still
+    // find this node among its children, and wait for it to be settled.
+    if (remove_from_parent) unlink();
   }
 
   // done_channel support.
@@ -340,13 +352,15 @@ class cancel_node : public node, public child_hook {
     pin = std::move(self);
     return true;
   }
-  void parent_done(const go::error& err, const go::error& cause, worklist& wl) noexcept override {
-    finish(err, cause, wl);
+  cancel_node* parent_done(const go::error& err, const go::error& cause) noexcept override {
+    if (finish(err, cause)) return detached_ ? this : nullptr;  // a leaf is settled already
+    if (tl_drain_depth == 1) wait_settled();  // a nested drain must not wait (file comment)
+    return nullptr;
   }
 
  private:
   // Marks the node done; see the file comment. Returns false if it already was.
-  bool finish(const go::error& err, const go::error& cause, worklist& wl) noexcept {
+  bool finish(const go::error& err, const go::error& cause) noexcept {
     wake_list wakes;
     std::optional<std::stop_source> ss;
     {
@@ -360,11 +374,15 @@ class cancel_node : public node, public child_hook {
         child_hook* next = c->next;
         c->prev = c->next = nullptr;
         c->linked = false;
-        if (c->pin_self()) wl.push(c);
+        if (c->pin_self()) {
+          c->work_next = detached_;
+          detached_ = c;
+        }
         c = next;
       }
       children_ = nullptr;
       nchildren_ = 0;
+      settled_ = detached_ == nullptr;
       if (stop_src_) ss = *stop_src_;
     }
     // Stop requests first, so that a waiter woken below already sees its
@@ -373,6 +391,55 @@ class cancel_node : public node, public child_hook {
     wakes.wake_all();
     if (timer_) timer_->stop();
     return true;
+  }
+
+  // Cancels the children this node's finish detached, and theirs, depth first, with
+  // this node's err and cause; settles each node once its detached list is used up.
+  // Runs in the task (or thread) whose finish won this node, inside its drain_scope.
+  void drain() noexcept {
+    cancel_node* top = this;
+    for (;;) {
+      if (child_hook* c = top->detached_) {
+        top->detached_ = c->work_next;
+        c->work_next = nullptr;
+        if (cancel_node* n = c->parent_done(err_, cause_)) {
+          n->drain_up_ = top;  // descend; n keeps its pin while on the stack
+          top = n;
+        } else {
+          std::shared_ptr<void> drop = std::move(c->pin);  // may destroy c; no lock held
+        }
+        continue;
+      }
+      top->settle();
+      if (top == this) return;
+      cancel_node* up = top->drain_up_;
+      top->drain_up_ = nullptr;
+      std::shared_ptr<void> drop = std::move(top->pin);  // may destroy top; `up` is pinned
+      top = up;
+    }
+  }
+
+  // Marks the node settled and wakes those waiting for it.
+  void settle() noexcept {
+    wake_list wakes;
+    std::lock_guard g(mu_);
+    settled_ = true;
+    waiters_.claim_all(wakes);
+  }
+
+  // Blocks (parks a task) until the node, done already, is settled.
+  void wait_settled() noexcept {
+    go::detail::waiter w;
+    wait_node n;
+    n.w = &w;
+    {
+      std::lock_guard g(mu_);
+      if (settled_) return;
+      waiters_.push_back(&n);  // done: the queue now holds only settle waiters
+    }
+    const int depth = std::exchange(tl_drain_depth, 0);  // other tasks of this thread are not nested
+    w.park();
+    tl_drain_depth = depth;
   }
 
   void unlink() noexcept {
@@ -384,7 +451,7 @@ class cancel_node : public node, public child_hook {
     tl_firing = this;
     {
       std::shared_ptr<node> self = weak_from_this().lock();
-      if (self) cancel(deadline_exceeded, deadline_cause_, true);
+      if (self) cancel(deadline_exceeded, deadline_cause_, true, /*may_wait=*/false);
       // `self` may be the last reference: ~cancel_node sees tl_firing == this.
     }
     tl_firing = prev;
@@ -401,6 +468,9 @@ class cancel_node : public node, public child_hook {
   child_hook* children_ = nullptr;  // under mu_
   std::size_t nchildren_ = 0;       // under mu_
   std::optional<std::stop_source> stop_src_;  // under mu_; created on demand
+  bool settled_ = false;                      // under mu_; done, and so is every descendant
+  child_hook* detached_ = nullptr;            // children left to cancel; the winning drain's
+  cancel_node* drain_up_ = nullptr;           // where the drain returns once this node is settled
 
   std::unique_ptr<go::detail::timer> timer_;  // deadline nodes; fixed once created
   go::error deadline_cause_;                  // fixed once created
@@ -455,7 +525,10 @@ class after_entry final : public child_hook {
     return pin != nullptr;
   }
 
-  void parent_done(const go::error&, const go::error&, worklist&) noexcept override { fire(); }
+  cancel_node* parent_done(const go::error&, const go::error&) noexcept override {
+    fire();
+    return nullptr;
+  }
 
   void fire() noexcept {
     if (once_.exchange(true, std::memory_order_acq_rel)) return;

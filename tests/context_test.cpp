@@ -442,6 +442,104 @@ TEST(Context, InterlockedCancels) {
   wg.wait();
 }
 
+// Go's cancel returns only when every descendant is done, even when a node in between
+// is being canceled concurrently by someone else: Go's cancel waits for that node's
+// lock, held while its own cancel reaches its children. Here the intermediate node's
+// cancel is held up (a stop callback blocks until released), and the root's cancel,
+// from a thread or a task, must not return before the grandchild is done.
+TEST(Context, CancelWaitsForConcurrentlyCanceledSubtree) {
+  for (bool from_task : {false, true}) {
+    SCOPED_TRACE(from_task ? "root canceled from a task" : "root canceled from a thread");
+    auto [root, cancel_root] = ctx::with_cancel(ctx::background());
+    auto [mid, cancel_mid] = ctx::with_cancel(root);
+    auto [leaf, cancel_leaf] = ctx::with_cancel(mid);
+    event entered, release;
+    std::stop_callback hold(mid.stop_token(), [&] {
+      entered.fire();
+      release.wait();  // mid's cancel is stuck before it reaches leaf
+    });
+    std::thread mid_canceller([cancel = cancel_mid] { cancel(); });
+    ASSERT_TRUE(entered.wait());
+    ASSERT_EQ(leaf.err(), nullptr);  // held up: mid is done, leaf not yet
+
+    std::atomic<bool> returned{false};
+    std::atomic<bool> leaf_done_at_return{false};
+    auto cancel_and_look = [&, cancel = cancel_root, leaf = leaf] {
+      cancel();
+      leaf_done_at_return = leaf.err() != nullptr;
+      returned = true;
+    };
+    go::sync::WaitGroup wg;
+    std::thread root_canceller;
+    if (from_task) wg.go(cancel_and_look); else root_canceller = std::thread(cancel_and_look);
+    // Without the wait, cancel_root would return now with leaf not done; give it the
+    // chance to (the check below does not depend on this pause).
+    std::this_thread::sleep_for(20ms);
+    EXPECT_FALSE(returned.load());
+    release.fire();
+    mid_canceller.join();
+    wg.wait();
+    if (root_canceller.joinable()) root_canceller.join();
+    EXPECT_TRUE(returned.load());
+    EXPECT_TRUE(leaf_done_at_return.load());
+    EXPECT_EQ(leaf.err(), ctx::canceled);
+  }
+}
+
+// The same when the node in between is being canceled by its deadline: the timer's
+// cancel keeps the node among its parent's children until its whole subtree is done
+// (Go's order: cancel the children, then removeChild), so the root's cancel finds it
+// and waits. The timer's cancel is held up one level further down, past the point
+// where it would have unlinked itself.
+TEST(Context, CancelWaitsForSubtreeOfFiringDeadline) {
+  auto [root, cancel_root] = ctx::with_cancel(ctx::background());
+  auto [timed, cancel_timed] = ctx::with_timeout(root, short_duration);
+  auto [mid, cancel_mid] = ctx::with_cancel(timed);
+  auto [leaf, cancel_leaf] = ctx::with_cancel(mid);
+  event entered, release;
+  std::stop_callback hold(mid.stop_token(), [&] {  // runs on the timer thread
+    entered.fire();
+    release.wait();
+  });
+  ASSERT_TRUE(entered.wait());
+  ASSERT_EQ(timed.err(), ctx::deadline_exceeded);
+  ASSERT_EQ(leaf.err(), nullptr);
+
+  std::atomic<bool> returned{false};
+  std::atomic<bool> leaf_done_at_return{false};
+  std::thread root_canceller([&, cancel = cancel_root, leaf = leaf] {
+    cancel();
+    leaf_done_at_return = leaf.err() != nullptr;
+    returned = true;
+  });
+  std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(returned.load());
+  release.fire();
+  root_canceller.join();
+  EXPECT_TRUE(leaf_done_at_return.load());
+  EXPECT_EQ(leaf.err(), ctx::deadline_exceeded);
+}
+
+// A cancel issued from inside another cancel (a stop callback on a descendant's token
+// cancels an ancestor, from the same stack) does not wait for the outer cancel, which
+// cannot finish before it returns: it returns at once, and the outer cancel completes.
+TEST(Context, StopCallbackCancelingAnAncestorDoesNotDeadlock) {
+  auto [top, cancel_top] = ctx::with_cancel(ctx::background());
+  auto [mid, cancel_mid] = ctx::with_cancel(top);
+  auto [leaf, cancel_leaf] = ctx::with_cancel(mid);
+  std::atomic<int> calls{0};
+  std::stop_callback on_leaf(leaf.stop_token(), [&calls, mid = mid, cancel = cancel_top] {
+    calls.fetch_add(1);
+    cancel();  // top is being canceled by this very stack
+    EXPECT_NE(mid.err(), nullptr);
+  });
+  go::sync::WaitGroup wg;
+  wg.go([cancel = cancel_top] { cancel(); });
+  wg.wait();
+  EXPECT_EQ(calls.load(), 1);
+  expect_done(leaf, ctx::canceled, "leaf");
+}
+
 // Go's testLayers: random layers of values, cancels and timeouts.
 static void test_layers(std::uint64_t seed, bool test_timeout) {
   SCOPED_TRACE("seed=" + std::to_string(seed));

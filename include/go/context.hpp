@@ -374,9 +374,15 @@ struct access {
 // Go's CancelFunc: cancels its context (err() canceled, cause() canceled) and
 // everything derived from it, stops its deadline timer and unregisters it from its
 // parent. Idempotent: only the first call of any cancel function of a context has an
-// effect. Safe to call concurrently from any task or thread; never blocks for long
-// (it may briefly wait for the context's deadline timer callback if that is running
-// concurrently). Does not throw (it may spawn after_func tasks; std::bad_alloc there
+// effect. As in Go, when it returns, the context and every context derived from it
+// are done — also when another cancel (a later call, a parent's, a deadline) is
+// canceling them at the same moment: the call then waits (parking a task, blocking a
+// thread) until that other cancel has reached every descendant. The one exception is
+// a cancel made from a std::stop_callback while the same task or thread is already
+// canceling (see Context::stop_token): it cannot wait for the cancel it runs inside,
+// so it returns once its own context is done. Safe to call concurrently from any task
+// or thread; never blocks for long (it may briefly wait for the context's deadline
+// timer callback if that is running concurrently). Does not throw (it may spawn after_func tasks; std::bad_alloc there
 // terminates). Holding it keeps the context alive. A task or thread woken by the
 // cancel may destroy the cancel function object even while this call is still
 // returning (the call holds its own reference to the context).
