@@ -338,7 +338,7 @@ class cancel_node : public node, public child_hook {
 
   void arm_timer() noexcept {
     if (!timer_) return;
-    timer_->reset(deadline_);
+    timer_->start(deadline_);  // idle: created with the node, armed once
     // A cancel that raced with reset may have stopped the timer before it was armed.
     if (is_done()) timer_->stop();
   }

@@ -57,7 +57,7 @@ class timer_state final : public chan_base {
       next_ = when;
     }
     if (kind_ == timer_kind::func) add_ref();  // owned by the pending fire
-    t_.reset(when);
+    t_.start(when);  // a new timer: the cheaper start()
   }
 
   bool stop() {

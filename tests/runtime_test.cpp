@@ -319,7 +319,8 @@ TEST(Time, TimersFireInOrderAndNeverEarly) {
       }
       done.done();
     }));
-    timers.back()->reset(deadline);
+    // Half through start() (the lock-free hand-off), half through reset().
+    if (i % 2) timers.back()->start(deadline); else timers.back()->reset(deadline);
   }
   done.wait();
   ASSERT_EQ(fired.size(), static_cast<size_t>(n));
@@ -343,6 +344,42 @@ TEST(Time, TimerStopAndReset) {
   for (int i = 0; i < 2000 && fires.load() == 0; ++i) std::this_thread::sleep_for(1ms);
   EXPECT_EQ(fires.load(), 1);
   EXPECT_FALSE(t.stop());  // already fired
+}
+
+TEST(Time, TimerStartStopAndReset) {
+  std::atomic<int> fires{0};
+  gd::timer t([&] { fires.fetch_add(1); });
+  t.start(gd::clock::now() + 1h);
+  EXPECT_TRUE(t.stop());   // pending (still on the started list, or in the heap)
+  EXPECT_FALSE(t.stop());
+  t.start(gd::clock::now() + 1h);
+  EXPECT_TRUE(t.reset(gd::clock::now() + 2h));  // reset finds a started timer pending
+  EXPECT_TRUE(t.stop());
+  t.start(gd::clock::now() + 1ms);
+  for (int i = 0; i < 2000 && fires.load() == 0; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(fires.load(), 1);
+  EXPECT_FALSE(t.stop());  // already fired
+  gd::timer dropped([&] { fires.fetch_add(1); });
+  dropped.start(gd::clock::now() + 1h);  // destroyed while pending: ~timer stops it
+}
+
+// The timer thread sleeps until its earliest deadline (here an hour away, with idle
+// workers, so no monitor tick wakes it either). A timer started with an earlier
+// deadline — at random moments relative to the thread's going to sleep — must wake
+// it: a lost notification would leave the timer unfired for the hour.
+TEST(Time, StartedTimerWakesTheSleepingTimerThread) {
+  gd::timer far([] {});
+  far.reset(gd::clock::now() + 1h);
+  std::mt19937 rng(7);
+  const int rounds = sanitized ? 60 : 300;
+  for (int round = 0; round < rounds; ++round) {
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+    gd::waiter w;
+    gd::timer t([&w] { w.notify(); });
+    t.start(gd::clock::now() + std::chrono::microseconds(rng() % 500));
+    const bool woken = w.park_until(gd::clock::now() + 20s);  // true: the timer fired
+    ASSERT_TRUE(woken) << "round " << round << ": the started timer did not fire";
+  }
 }
 
 TEST(Runtime, ThreadLocalAndErrnoStableAcrossParks) {

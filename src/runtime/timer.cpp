@@ -1,6 +1,6 @@
 // timer.cpp — the runtime's timer heap and the thread that serves it.
 //
-// One 4-ary min-heap ordered by deadline, under one mutex. Each heap slot holds the
+// One 4-ary min-heap ordered by deadline, under one lock. Each heap slot holds the
 // deadline next to the timer pointer, as Go's timer heap does, so sifting compares
 // slots of one contiguous array (four children share a cache line) instead of chasing
 // a pointer per comparison — with a million pending timers, that chase was the timer
@@ -12,10 +12,22 @@
 // few milliseconds to call monitor_tick() (scheduler.cpp), which detects workers stuck
 // in user code.
 //
+// Starting an idle timer (start(), the common case: after(), a context's deadline, a
+// timed park) does not take the heap's lock: the timer is pushed on `started`, a
+// lock-free stack, and whoever next holds the lock — the timer thread, or a stop or
+// reset — first moves every started timer into the heap (take_started). So the
+// creator and the timer thread share one cache line per timer instead of the top of
+// the heap and its lock. The timer thread must not sleep past a started timer's
+// deadline: before sleeping it publishes its wake-up time in sleeping_until and then
+// looks at `started` again; start() pushes and then reads sleeping_until, and
+// notifies (under the lock, which the thread holds until it waits) if it is
+// earlier. Both sides are sequentially consistent, so at least one sees the other.
+//
 // Stop while firing: the thread marks a timer `firing_` before it releases the lock to
 // run the callback and clears it after. stop() that finds a timer neither pending nor
 // done waits for firing_ to clear (unless it is the callback calling), so that once
 // stop() returns, the timer's owner may destroy it.
+#include <atomic>
 #include <condition_variable>
 #include <limits>
 #include <mutex>
@@ -34,19 +46,24 @@ constexpr auto monitor_period = std::chrono::milliseconds(5);
 }  // namespace
 
 struct timer_heap {
-  std::mutex mu;
-  std::condition_variable cv;
+  spin_mutex mu;              // short critical sections, taken by every timer operation
+  std::condition_variable_any cv;  // the timer thread sleeps on it
   struct slot {
     std::chrono::steady_clock::time_point when;  // == t->when_
     timer* t;
   };
   std::vector<slot> heap;
   std::thread::id thread_id;
-  bool started = false;
+  std::atomic<bool> started{false};
   bool monitor_idle = true;  // the monitor found every worker idle last time
-  // When the timer thread will wake up by itself (time_point::max while it runs or
-  // waits without a deadline); a new earliest timer notifies it only if earlier.
-  std::chrono::steady_clock::time_point sleeping_until = std::chrono::steady_clock::time_point::min();
+  // What start() touches, on a cache line of its own: the lock's line is written by
+  // every lock and unlock of the timer thread.
+  // Started timers not yet in the heap (a stack linked through next_started_).
+  alignas(64) std::atomic<timer*> started_list{nullptr};
+  // When the timer thread will wake up by itself (time_point::min while it is awake);
+  // a new earliest timer notifies it only if earlier. Written under the lock.
+  std::atomic<std::chrono::steady_clock::time_point> sleeping_until{std::chrono::steady_clock::time_point::min()};
+  char pad[64 - sizeof(std::atomic<timer*>) - sizeof(std::chrono::steady_clock::time_point)];
 
   static timer_heap& get() {
     static timer_heap* h = new timer_heap;  // never destroyed (see runtime exit rules)
@@ -106,9 +123,20 @@ struct timer_heap {
     }
   }
 
-  void ensure_thread(std::unique_lock<std::mutex>& lock) {
-    if (started) return;
-    started = true;
+  // Moves every started timer into the heap. Caller holds the lock.
+  void take_started() {
+    timer* t = started_list.exchange(nullptr, std::memory_order_acquire);
+    while (t != nullptr) {
+      timer* next = t->next_started_;
+      t->next_started_ = nullptr;
+      push(t);
+      t = next;
+    }
+  }
+
+  void ensure_thread(std::unique_lock<spin_mutex>& lock) {
+    if (started.load(std::memory_order_relaxed)) return;
+    started.store(true, std::memory_order_relaxed);
     lock.unlock();
     ensure_runtime();
     std::thread([this] { run(); }).detach();
@@ -123,6 +151,7 @@ struct timer_heap {
       // Fire every due timer, one per lock acquisition: a callback may stop or destroy
       // other timers, so a timer leaves the heap only right before it fires. The clock
       // is read once per round: `now` only grows stale, so nothing fires early.
+      take_started();
       auto now = std::chrono::steady_clock::now();
       while (!heap.empty() && heap[0].when <= now) {
         timer* t = heap[0].t;
@@ -132,6 +161,7 @@ struct timer_heap {
         t->fn_();
         t->firing_.store(false, std::memory_order_release);  // t may be destroyed after this
         lock.lock();
+        take_started();
         if (heap.empty() || heap[0].when > now) now = std::chrono::steady_clock::now();
       }
       if (now >= next_monitor) {
@@ -143,16 +173,15 @@ struct timer_heap {
       }
       auto wake = heap.empty() ? std::chrono::steady_clock::time_point::max() : heap[0].when;
       if (!monitor_idle && next_monitor < wake) wake = next_monitor;
-      if (wake == std::chrono::steady_clock::time_point::max()) {
-        // Sleep until a timer is added, checking on the workers now and then.
-        sleeping_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-        cv.wait_for(lock, std::chrono::milliseconds(100));
-        monitor_idle = false;
-      } else {
-        sleeping_until = wake;
+      const bool idle = wake == std::chrono::steady_clock::time_point::max();
+      // Sleep until a timer is added, checking on the workers now and then.
+      if (idle) wake = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+      sleeping_until.store(wake);
+      if (started_list.load() == nullptr) {  // else a start() may have missed sleeping_until
         cv.wait_until(lock, wake);
+        if (idle) monitor_idle = false;
       }
-      sleeping_until = std::chrono::steady_clock::time_point::min();  // awake
+      sleeping_until.store(std::chrono::steady_clock::time_point::min(), std::memory_order_relaxed);  // awake
     }
   }
 };
@@ -165,6 +194,7 @@ bool timer::reset(clock::time_point when) {
   timer_heap& h = timer_heap::get();
   std::unique_lock lock(h.mu);
   h.ensure_thread(lock);
+  h.take_started();
   bool was_pending = index_ != npos;
   when_ = when;
   if (was_pending) {
@@ -176,14 +206,32 @@ bool timer::reset(clock::time_point when) {
   }
   // Wake the timer thread only if it sleeps past this deadline (when it is awake, it
   // looks at the heap before sleeping again).
-  if (index_ == 0 && when < h.sleeping_until) h.cv.notify_one();
+  if (index_ == 0 && when < h.sleeping_until.load(std::memory_order_relaxed)) h.cv.notify_one();
   return was_pending;
+}
+
+void timer::start(clock::time_point when) {
+  timer_heap& h = timer_heap::get();
+  if (!h.started.load(std::memory_order_relaxed)) {
+    reset(when);  // starts the timer thread
+    return;
+  }
+  when_ = when;
+  timer* head = h.started_list.load(std::memory_order_relaxed);
+  do {
+    next_started_ = head;
+  } while (!h.started_list.compare_exchange_weak(head, this));
+  if (when < h.sleeping_until.load()) {
+    std::lock_guard lock(h.mu);
+    h.cv.notify_one();
+  }
 }
 
 bool timer::stop() {
   timer_heap& h = timer_heap::get();
   {
     std::lock_guard lock(h.mu);
+    h.take_started();
     if (index_ != npos) {
       h.erase(this);
       return true;

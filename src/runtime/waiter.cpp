@@ -55,7 +55,7 @@ bool waiter::park_until(clock::time_point deadline) noexcept {
     timer t([this] {
       if (try_claim(timeout_token)) wake();
     });
-    t.reset(deadline);
+    t.start(deadline);
     park();
     t.stop();  // waits out a callback that is still returning from wake()
     return token() != timeout_token;
