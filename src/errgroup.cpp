@@ -15,8 +15,6 @@
 
 namespace go::errgroup {
 
-thread_local constinit detail::membership* detail::tls_members = nullptr;
-
 namespace {
 
 // The cause wait() and the destructor cancel the context with.
@@ -27,11 +25,8 @@ namespace {
 // ---- membership -------------------------------------------------------------------
 
 bool Group::in_own_task() const noexcept {
-  const detail::membership* m = detail::tls_members;
-  if (!m) return false;  // a plain thread, or a worker running no group task
-  const ::go::detail::fiber* const here = ::go::detail::current_fiber();
-  for (; m; m = m->next) {
-    if (m->group == this && m->fiber == here) return true;
+  for (auto* m = static_cast<const detail::membership*>(::go::detail::task_local()); m; m = m->next) {
+    if (m->group == this) return true;
   }
   return false;
 }

@@ -56,11 +56,10 @@
 //  - set_limit takes mu_, refuses (std::logic_error) while any task is active or holds a
 //    slot, stores the new limit, and hands slots to go() callers that now fit.
 //  - Membership (for wait()'s deadlock check): while a group task runs its function,
-//    a marker {group, fiber} lives on its stack, linked into a thread-local list of
-//    the markers of the tasks started on that worker thread (running or parked: a
-//    started task never changes thread). A task runs on exactly one fiber, and a fiber
-//    runs one task at a time, so "a marker of this group whose fiber is the current
-//    fiber" identifies the caller as one of the group's own tasks exactly.
+//    a marker naming the group lives on its stack, linked into the task's own list
+//    (go::detail::task_local(), a slot in the task's fiber). "This group has a marker
+//    in the calling task's list" identifies the caller as one of the group's own
+//    tasks exactly, and costs the same however many other tasks share the thread.
 #pragma once
 
 #include <atomic>
@@ -126,29 +125,19 @@ template <class F>
   }
 }
 
-// A marker on a running group task's stack (see the file comment, "Membership").
-struct membership;
-
-// The markers of the group tasks started on this thread (running or parked), newest
-// first. Only this thread touches the list: a started task never changes thread.
-// Defined in src/errgroup.cpp; constinit, so access needs no initialization check.
-extern thread_local constinit membership* tls_members;
-
+// A marker on a running group task's stack (see the file comment, "Membership"),
+// pushed on the task's list of markers (go::detail::task_local()) for its lifetime.
 struct membership {
   const Group* group;
-  const ::go::detail::fiber* fiber;
-  membership* prev;
-  membership* next;
+  membership* next;  // the task's previous marker (none unless tasks ever nest)
+  void*& slot;       // the task's list head
 
   explicit membership(const Group* g) noexcept
-      : group(g), fiber(::go::detail::current_fiber()), prev(nullptr), next(tls_members) {
-    if (next) next->prev = this;
-    tls_members = this;
+      : group(g), next(nullptr), slot(::go::detail::task_local()) {
+    next = static_cast<membership*>(slot);
+    slot = this;
   }
-  ~membership() {
-    if (prev) prev->next = next; else tls_members = next;
-    if (next) next->prev = prev;
-  }
+  ~membership() { slot = next; }
   membership(const membership&) = delete;
   membership& operator=(const membership&) = delete;
 };

@@ -363,6 +363,15 @@ struct work {
 worker* current_worker() noexcept { return tls_worker; }
 fiber* current_fiber() noexcept { return tls_worker ? tls_worker->current : nullptr; }
 
+namespace {
+thread_local constinit void* tls_thread_local_slot = nullptr;  // task_local() on a plain thread
+}  // namespace
+
+void*& task_local() noexcept {
+  fiber* f = current_fiber();
+  return f ? f->task_local : tls_thread_local_slot;
+}
+
 void worker::make_ready_local(fiber* f) noexcept {
   f->next = nullptr;
   if (ready_tail) ready_tail->next = f; else ready_head = f;

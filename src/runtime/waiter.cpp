@@ -8,6 +8,8 @@
 // hands the fiber to its worker. The window between "state is 1" and "the fiber has
 // switched away" is harmless: only the fiber's own worker can resume it, and that
 // worker is busy suspending it; it finds the fiber ready and simply returns to it.
+// A waker on the owner task's own thread needs no atomic read-modify-write: the owner
+// is not running, so it is not between its CAS and its switch.
 // For a thread, park() sleeps on the futex while the state is 0; wake() stores 2 and
 // wakes the futex (the address may be gone by then; futex_wake does not touch it).
 #include "go/detail/waiter.hpp"
@@ -27,7 +29,16 @@ waiter::waiter() noexcept : fiber_(current_fiber()) {}
 void waiter::wake() noexcept {
   fiber* f = fiber_;  // read before the state changes: the owner may return right after
   if (f) {
-    if (state_.exchange(woken, std::memory_order_acq_rel) == parked) make_ready(f);
+    if (f->owner == current_worker()) {
+      // The owner task lives on this thread and is not running (we are), so it is not
+      // inside park(): nobody else writes state_ now (the claimer — us — is the only
+      // other writer), and a plain load and store replace the locked exchange.
+      const std::uint32_t s = state_.load(std::memory_order_relaxed);
+      state_.store(woken, std::memory_order_release);
+      if (s == parked) f->owner->make_ready_local(f);
+    } else if (state_.exchange(woken, std::memory_order_acq_rel) == parked) {
+      make_ready(f);
+    }
   } else {
     state_.store(woken, std::memory_order_release);
     futex_wake(&state_);

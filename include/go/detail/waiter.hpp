@@ -46,6 +46,13 @@ struct fiber;  // a task's execution context; defined in the runtime sources
 // task for as long as it runs. Never blocks.
 fiber* current_fiber() noexcept;
 
+// A pointer-sized slot private to the calling task — on a plain thread, to the thread
+// — for the per-task bookkeeping of higher layers (errgroup's membership markers). A
+// task's slot is its own across parks (it lives in the task's fiber); it is null when
+// a task starts, and whoever sets it restores the previous value before the task ends
+// (RAII, last in first out). Never blocks; touches only the caller's own memory.
+void*& task_local() noexcept;
+
 using clock = std::chrono::steady_clock;
 
 // The token a deadline claims a waiter with (park_until).
