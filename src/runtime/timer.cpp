@@ -125,7 +125,11 @@ struct timer_heap {
 
   // Moves every started timer into the heap. Caller holds the lock.
   void take_started() {
-    timer* t = started_list.exchange(nullptr, std::memory_order_acquire);
+    // acq_rel: a start() whose push follows this exchange (it reads the emptied list)
+    // also sees what the caller did before it, as it would have under the lock — a
+    // cancel's done flag, set before its stop() found nothing to stop, is visible to
+    // the context's arm_timer, which looks at it right after start().
+    timer* t = started_list.exchange(nullptr, std::memory_order_acq_rel);
     while (t != nullptr) {
       timer* next = t->next_started_;
       t->next_started_ = nullptr;
