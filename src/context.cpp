@@ -138,6 +138,10 @@ struct drain_scope {
   ~drain_scope() { tl_drain_depth = outer; }
 };
 
+// Inside a drain_scope: whether it is the outermost cancel of this task (or thread),
+// the only one that may wait for others' drains.
+bool outermost_cancel() noexcept { return tl_drain_depth == 1; }
+
 }  // namespace
 
 node::node(std::shared_ptr<node> parent) noexcept : parent_(std::move(parent)) {
@@ -288,10 +292,9 @@ class cancel_node : public node, public child_hook {
   // and a losing deadline timer, which passes may_wait = false).
   void cancel(const go::error& err, const go::error& cause, bool remove_from_parent,
               bool may_wait = true) noexcept {
-    const bool nested = tl_drain_depth > 0;
     drain_scope scope;
     if (!finish(err, cause)) {
-      if (may_wait && !nested) wait_settled();
+      if (may_wait && outermost_cancel()) wait_settled();
       return;
     }
     if (detached_) drain();  // else settled already
@@ -354,7 +357,7 @@ class cancel_node : public node, public child_hook {
   }
   cancel_node* parent_done(const go::error& err, const go::error& cause) noexcept override {
     if (finish(err, cause)) return detached_ ? this : nullptr;  // a leaf is settled already
-    if (tl_drain_depth == 1) wait_settled();  // a nested drain must not wait (file comment)
+    if (outermost_cancel()) wait_settled();  // a nested drain must not wait (file comment)
     return nullptr;
   }
 

@@ -447,6 +447,31 @@ TEST(Context, InterlockedCancels) {
 // lock, held while its own cancel reaches its children. Here the intermediate node's
 // cancel is held up (a stop callback blocks until released), and the root's cancel,
 // from a thread or a task, must not return before the grandchild is done.
+// While `release` holds up another cancel in the middle of the tree, calls cancel_root
+// from a thread or a task and checks that it does not return before `release` is
+// fired, and that `leaf` is done by the time it returns. The 20 ms pause only gives a
+// premature return the chance to show; the checks do not depend on it.
+void expect_cancel_waits_for_subtree(const ctx::cancel_func& cancel_root, const Context& leaf,
+                                     const event& release, bool from_task) {
+  std::atomic<bool> returned{false};
+  std::atomic<bool> leaf_done_at_return{false};
+  auto cancel_and_look = [&] {
+    cancel_root();
+    leaf_done_at_return = leaf.err() != nullptr;
+    returned = true;
+  };
+  go::sync::WaitGroup wg;
+  std::thread root_canceller;
+  if (from_task) wg.go(cancel_and_look); else root_canceller = std::thread(cancel_and_look);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(returned.load());
+  release.fire();
+  wg.wait();
+  if (root_canceller.joinable()) root_canceller.join();
+  EXPECT_TRUE(returned.load());
+  EXPECT_TRUE(leaf_done_at_return.load());
+}
+
 TEST(Context, CancelWaitsForConcurrentlyCanceledSubtree) {
   for (bool from_task : {false, true}) {
     SCOPED_TRACE(from_task ? "root canceled from a task" : "root canceled from a thread");
@@ -461,27 +486,8 @@ TEST(Context, CancelWaitsForConcurrentlyCanceledSubtree) {
     std::thread mid_canceller([cancel = cancel_mid] { cancel(); });
     ASSERT_TRUE(entered.wait());
     ASSERT_EQ(leaf.err(), nullptr);  // held up: mid is done, leaf not yet
-
-    std::atomic<bool> returned{false};
-    std::atomic<bool> leaf_done_at_return{false};
-    auto cancel_and_look = [&, cancel = cancel_root, leaf = leaf] {
-      cancel();
-      leaf_done_at_return = leaf.err() != nullptr;
-      returned = true;
-    };
-    go::sync::WaitGroup wg;
-    std::thread root_canceller;
-    if (from_task) wg.go(cancel_and_look); else root_canceller = std::thread(cancel_and_look);
-    // Without the wait, cancel_root would return now with leaf not done; give it the
-    // chance to (the check below does not depend on this pause).
-    std::this_thread::sleep_for(20ms);
-    EXPECT_FALSE(returned.load());
-    release.fire();
+    expect_cancel_waits_for_subtree(cancel_root, leaf, release, from_task);
     mid_canceller.join();
-    wg.wait();
-    if (root_canceller.joinable()) root_canceller.join();
-    EXPECT_TRUE(returned.load());
-    EXPECT_TRUE(leaf_done_at_return.load());
     EXPECT_EQ(leaf.err(), ctx::canceled);
   }
 }
@@ -504,19 +510,7 @@ TEST(Context, CancelWaitsForSubtreeOfFiringDeadline) {
   ASSERT_TRUE(entered.wait());
   ASSERT_EQ(timed.err(), ctx::deadline_exceeded);
   ASSERT_EQ(leaf.err(), nullptr);
-
-  std::atomic<bool> returned{false};
-  std::atomic<bool> leaf_done_at_return{false};
-  std::thread root_canceller([&, cancel = cancel_root, leaf = leaf] {
-    cancel();
-    leaf_done_at_return = leaf.err() != nullptr;
-    returned = true;
-  });
-  std::this_thread::sleep_for(20ms);
-  EXPECT_FALSE(returned.load());
-  release.fire();
-  root_canceller.join();
-  EXPECT_TRUE(leaf_done_at_return.load());
+  expect_cancel_waits_for_subtree(cancel_root, leaf, release, /*from_task=*/false);
   EXPECT_EQ(leaf.err(), ctx::deadline_exceeded);
 }
 

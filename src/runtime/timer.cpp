@@ -13,13 +13,13 @@
 // in user code.
 //
 // Starting an idle timer (start(), the common case: after(), a context's deadline, a
-// timed park) does not take the heap's lock: the timer is pushed on `started`, a
+// timed park) does not take the heap's lock: the timer is pushed on started_list, a
 // lock-free stack, and whoever next holds the lock — the timer thread, or a stop or
 // reset — first moves every started timer into the heap (take_started). So the
 // creator and the timer thread share one cache line per timer instead of the top of
 // the heap and its lock. The timer thread must not sleep past a started timer's
 // deadline: before sleeping it publishes its wake-up time in sleeping_until and then
-// looks at `started` again; start() pushes and then reads sleeping_until, and
+// looks at started_list again; start() pushes and then reads sleeping_until, and
 // notifies (under the lock, which the thread holds until it waits) if it is
 // earlier. Both sides are sequentially consistent, so at least one sees the other.
 //
@@ -56,14 +56,14 @@ struct timer_heap {
   std::thread::id thread_id;
   std::atomic<bool> started{false};
   bool monitor_idle = true;  // the monitor found every worker idle last time
-  // What start() touches, on a cache line of its own: the lock's line is written by
-  // every lock and unlock of the timer thread.
+  // What start() touches, last and on a cache line of its own (alignas also rounds the
+  // struct's size up to whole lines): the lock's line is written by every lock and
+  // unlock of the timer thread.
   // Started timers not yet in the heap (a stack linked through next_started_).
   alignas(64) std::atomic<timer*> started_list{nullptr};
   // When the timer thread will wake up by itself (time_point::min while it is awake);
   // a new earliest timer notifies it only if earlier. Written under the lock.
   std::atomic<std::chrono::steady_clock::time_point> sleeping_until{std::chrono::steady_clock::time_point::min()};
-  char pad[64 - sizeof(std::atomic<timer*>) - sizeof(std::chrono::steady_clock::time_point)];
 
   static timer_heap& get() {
     static timer_heap* h = new timer_heap;  // never destroyed (see runtime exit rules)

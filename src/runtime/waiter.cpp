@@ -9,7 +9,8 @@
 // switched away" is harmless: only the fiber's own worker can resume it, and that
 // worker is busy suspending it; it finds the fiber ready and simply returns to it.
 // A waker on the owner task's own thread needs no atomic read-modify-write: the owner
-// is not running, so it is not between its CAS and its switch.
+// is either the waker itself or not running, so it is not between its CAS and its
+// switch, and no other thread writes state_ (only the one claimer wakes).
 // For a thread, park() sleeps on the futex while the state is 0; wake() stores 2 and
 // wakes the futex (the address may be gone by then; futex_wake does not touch it).
 #include "go/detail/waiter.hpp"
@@ -30,7 +31,7 @@ void waiter::wake() noexcept {
   fiber* f = fiber_;  // read before the state changes: the owner may return right after
   if (f) {
     if (f->owner == current_worker()) {
-      // The owner task lives on this thread and is not running (we are), so it is not
+      // The owner task lives on this thread and is us or not running, so it is not
       // inside park(): nobody else writes state_ now (the claimer — us — is the only
       // other writer), and a plain load and store replace the locked exchange.
       const std::uint32_t s = state_.load(std::memory_order_relaxed);
