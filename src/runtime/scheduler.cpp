@@ -467,7 +467,14 @@ bool spin(runtime_state& r, worker* w) noexcept {
   bool found = false;
   auto until = std::chrono::steady_clock::now() + spin_duration;
   for (int i = 0; !found; ++i) {
-    for (int k = 0; k < 32; ++k) cpu_relax();
+    // Busy for the first ~12 µs; then give the CPU to any other runnable thread
+    // between looks: where threads outnumber cores (a plain thread spawning tasks,
+    // the poller), a spinner that never yields starves the thread that would feed it.
+    if (i < 16) {
+      for (int k = 0; k < 32; ++k) cpu_relax();
+    } else {
+      sched_yield();
+    }
     found = has_local_work(w) || any_runq_work(r, w) || r.exiting.load(std::memory_order_relaxed);
     if ((i & 7) == 7) {
       if (!found) found = netpoll_harvest();  // woken I/O waiters of this worker are local now
