@@ -37,28 +37,35 @@
 // The winner of finish then cancels the detached children with the same err and
 // cause, depth first and iteratively (an explicit stack threaded through the nodes'
 // drain_up_ links, so deep trees do not grow the — possibly small — task stack);
-// after_func registrations spawn f. A node whose detached list is used up is
-// "settled": it and its whole subtree are done. Settling wakes whoever waits for it.
+// after_func registrations spawn f. A drain never waits for anyone.
 //
 // Settling is what makes Go's guarantee hold — when a cancel function returns, the
-// context and every descendant are done — even when an intermediate node is
-// canceled concurrently (by its own cancel function or its deadline): whoever loses
-// finish on a node waits until that node is settled, as Go's cancel waits for the
-// child's lock while the child's own cancel runs. These waits point down the tree (a
-// drain waits only for drains of nodes below the ones it won), so they cannot form a
-// cycle, with two exceptions, which therefore do not wait: the deadline timer's own
-// cancel when it loses (the winner may be waiting in timer::stop for that very
-// callback, and nobody awaits the timer's cancel), and a cancel made while the same
-// task or thread is already canceling (a stop_callback or stop_node reacting to a
-// stop request issued by a drain: it may cancel an ancestor that the outer drain, on
-// this very stack, has won but not settled). The second rule is tracked per thread
-// (tl_drain_depth) and cleared while a drain parks, so that other tasks of the
-// thread are not taken for nested cancels.
+// context and every descendant are done — even when a node in between is canceled
+// concurrently (by its own cancel function or its deadline). A node is "settled" when
+// it and its whole subtree are done. Each won node counts what it waits for in
+// pending_: 1 for its own drain, plus 1 for each detached child that is not settled
+// when its drain is done with it (a child it won and descends into, or one canceled
+// by someone else and still draining); such a child records the parent in
+// settles_parent_. Whoever drops a node's count to zero settles it (wakes those
+// waiting for it, unlinks it if its cancel function asked) and releases the
+// parent's count in turn, up the tree. So a node settles only after its subtree,
+// whoever drains the parts of it, and nothing in a drain blocks.
+//
+// A cancel function then waits (parks a task, blocks a thread) until its node is
+// settled — as Go's cancel waits for a child's lock while the child's own cancel
+// runs — with two exceptions, which return once the node itself is done: a cancel
+// nested in another cancel of the same task (a stop_callback or stop_node reacting to
+// a stop request issued by a drain, or a destructor the drain runs: its node's
+// settling may depend on the outer drain, on this very stack), counted per task
+// (task_slots::context_cancels; a drain may park in a destructor, and the worker's
+// other tasks are not nested in it); and the deadline's cancel, which nobody awaits.
+// The deadline's cancel runs in a task of its own (the timer thread must never
+// block, and stop callbacks and destructors run by the drain may).
 //
 // A child canceled through its own cancel function or deadline unlinks itself from
-// reg_ once settled ("removeChild"). Locks are never nested: a parent's mu_ protects
-// its children list and each child's `linked` flag; a node's own mu_ protects its own
-// state.
+// reg_ once settled ("removeChild", after the children, as in Go). Locks are never
+// nested: a parent's mu_ protects its children list and each child's `linked` flag; a
+// node's own mu_ protects its own state.
 // Registration and cancellation of a parent serialize on the parent's mu_, so a
 // child is either linked before the parent's cancel (and canceled by it) or sees the
 // parent done (and is born done). No lock is held while waking waiters, spawning
@@ -110,11 +117,12 @@ struct child_hook {
   // Under the parent's lock, while detaching: store a strong reference to the
   // entry in `pin`; false if the entry is being destroyed (skip it).
   virtual bool pin_self() noexcept = 0;
-  // The parent is done with err/cause: cancel this entry, or run the after_func.
-  // Returns the entry as a cancel_node if this call won its cancellation and the
-  // entry has detached children of its own to drain; otherwise nullptr. Called with no lock
-  // held, by the drain that detached the entry.
-  virtual cancel_node* parent_done(const go::error& err, const go::error& cause) noexcept = 0;
+  // The parent (done with err/cause, and being drained) is done with this entry:
+  // cancel it, or run the after_func. A cancel entry not settled by then counts in the
+  // parent's pending settling. Returns the entry as a cancel_node if this call won its
+  // cancellation and the entry has detached children of its own to drain; otherwise
+  // nullptr. Called with no lock held, by the drain that detached the entry.
+  virtual cancel_node* parent_done(const go::error& err, const go::error& cause, cancel_node* parent) noexcept = 0;
 
  protected:
   ~child_hook() = default;
@@ -125,22 +133,20 @@ namespace {
 // The cancel_node whose timer callback is running on this thread, if any.
 thread_local const cancel_node* tl_firing = nullptr;
 
-// How many cancels are running on this thread's current task (or thread): above
-// zero, a new cancel is nested in another one (a stop callback) and must not wait for
-// settling (see the file comment).
-thread_local int tl_drain_depth = 0;
-
+// Counts the cancels running on the calling task (or thread), in a per-task slot: a
+// cancel made while another runs on the same task (from a stop callback, or from a
+// destructor the drain runs) is nested and must not wait for settling (see the file
+// comment). Per task, not per thread: a drain may park (a destructor it runs may),
+// and other tasks of the worker are not nested in it.
 struct drain_scope {
-  int outer = tl_drain_depth++;
-  drain_scope() = default;
+  int& depth = go::detail::task_local().context_cancels;
+  drain_scope() noexcept { ++depth; }
   drain_scope(const drain_scope&) = delete;
   drain_scope& operator=(const drain_scope&) = delete;
-  ~drain_scope() { tl_drain_depth = outer; }
+  ~drain_scope() { --depth; }
+  // Whether this is the outermost cancel of the task, the only one that may wait.
+  bool outermost() const noexcept { return depth == 1; }
 };
-
-// Inside a drain_scope: whether it is the outermost cancel of this task (or thread),
-// the only one that may wait for others' drains.
-bool outermost_cancel() noexcept { return tl_drain_depth == 1; }
 
 }  // namespace
 
@@ -286,21 +292,21 @@ class cancel_node : public node, public child_hook {
     if (reg_->attach(this)) finish(reg_->err_, reg_->cause_);  // no children yet: settled at once
   }
 
-  // Cancels this node and its subtree; unlinks it from reg_ if remove_from_parent.
-  // Returns once the node and every descendant are done (see the file comment for
-  // the two cases that return as soon as the node itself is done: a nested cancel,
-  // and a losing deadline timer, which passes may_wait = false).
+  // Cancels this node and its subtree; unlinks it from reg_ if remove_from_parent,
+  // once settled. Returns once the node and every descendant are done (see the file
+  // comment for the two cases that return as soon as the node itself is done: a
+  // nested cancel, and the deadline's cancel, which passes may_wait = false).
   void cancel(const go::error& err, const go::error& cause, bool remove_from_parent,
               bool may_wait = true) noexcept {
     drain_scope scope;
-    if (!finish(err, cause)) {
-      if (may_wait && outermost_cancel()) wait_settled();
-      return;
+    if (finish(err, cause)) {
+      // Unlinked only once settled, as Go removes a child only after canceling its
+      // children: a parent's cancel that comes meanwhile must still find this node
+      // among its children, and count on its settling.
+      if (remove_from_parent) unlink_when_settled();
+      if (detached_) drain();  // else settled already
     }
-    if (detached_) drain();  // else settled already
-    // Unlinked only now, as in Go: a parent's cancel that comes meanwhile must still
-    // find this node among its children, and wait for it to be settled.
-    if (remove_from_parent) unlink();
+    if (may_wait && scope.outermost()) wait_settled();
   }
 
   // done_channel support.
@@ -355,10 +361,12 @@ class cancel_node : public node, public child_hook {
     pin = std::move(self);
     return true;
   }
-  cancel_node* parent_done(const go::error& err, const go::error& cause) noexcept override {
-    if (finish(err, cause)) return detached_ ? this : nullptr;  // a leaf is settled already
-    if (outermost_cancel()) wait_settled();  // a nested drain must not wait (file comment)
-    return nullptr;
+  cancel_node* parent_done(const go::error& err, const go::error& cause, cancel_node* parent) noexcept override {
+    const bool won = finish(err, cause);
+    // Won with children to drain, or lost to a cancel still draining: the parent is
+    // settled only after this node is.
+    settle_before(parent);
+    return won && detached_ ? this : nullptr;
   }
 
  private:
@@ -386,6 +394,7 @@ class cancel_node : public node, public child_hook {
       children_ = nullptr;
       nchildren_ = 0;
       settled_ = detached_ == nullptr;
+      pending_.store(settled_ ? 0 : 1, std::memory_order_relaxed);  // 1: the drain
       if (stop_src_) ss = *stop_src_;
     }
     // Stop requests first, so that a waiter woken below already sees its
@@ -397,15 +406,16 @@ class cancel_node : public node, public child_hook {
   }
 
   // Cancels the children this node's finish detached, and theirs, depth first, with
-  // this node's err and cause; settles each node once its detached list is used up.
-  // Runs in the task (or thread) whose finish won this node, inside its drain_scope.
+  // this node's err and cause. Never waits: a child canceled by someone else, or one
+  // descended into, counts in its parent's pending_, and the parent settles when the
+  // last of them does. Runs in the task (or thread) whose finish won this node.
   void drain() noexcept {
     cancel_node* top = this;
     for (;;) {
       if (child_hook* c = top->detached_) {
         top->detached_ = c->work_next;
         c->work_next = nullptr;
-        if (cancel_node* n = c->parent_done(err_, cause_)) {
+        if (cancel_node* n = c->parent_done(err_, cause_, top)) {
           n->drain_up_ = top;  // descend; n keeps its pin while on the stack
           top = n;
         } else {
@@ -413,21 +423,63 @@ class cancel_node : public node, public child_hook {
         }
         continue;
       }
-      top->settle();
-      if (top == this) return;
+      if (top == this) {
+        release_pending();  // the drain's own count
+        return;
+      }
       cancel_node* up = top->drain_up_;
       top->drain_up_ = nullptr;
+      top->release_pending();
       std::shared_ptr<void> drop = std::move(top->pin);  // may destroy top; `up` is pinned
       top = up;
     }
   }
 
-  // Marks the node settled and wakes those waiting for it.
-  void settle() noexcept {
-    wake_list wakes;
+  // Called by the drain of `parent` (reg_), which detached this node and is done
+  // with its finish: if this node is not settled yet, the parent counts it in its
+  // pending_ and this node's settling will release it.
+  void settle_before(cancel_node* parent) noexcept {
+    std::shared_ptr<node> p = parent->weak_from_this().lock();  // alive: its drain runs
     std::lock_guard g(mu_);
-    settled_ = true;
-    waiters_.claim_all(wakes);
+    if (settled_ || !p) return;
+    parent->pending_.fetch_add(1, std::memory_order_relaxed);
+    settles_parent_ = std::move(p);
+  }
+
+  // Drops one of the node's pending counts; the last settles it and, in turn, the
+  // ancestors whose last pending count it was.
+  void release_pending() noexcept {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    std::shared_ptr<node> hold;  // keeps the node being settled alive
+    for (cancel_node* n = this; n;) {
+      wake_list wakes;  // woken after the lock, before `hold` moves on
+      std::shared_ptr<node> parent;
+      bool unlink_now;
+      {
+        std::lock_guard g(n->mu_);
+        n->settled_ = true;
+        n->waiters_.claim_all(wakes);  // done: the queue holds only settle waiters
+        parent = std::move(n->settles_parent_);
+        unlink_now = n->unlink_when_settled_;
+      }
+      if (unlink_now) n->unlink();
+      wakes.wake_all();
+      auto* p = static_cast<cancel_node*>(parent.get());
+      n = p && p->pending_.fetch_sub(1, std::memory_order_acq_rel) == 1 ? p : nullptr;
+      hold = std::move(parent);
+    }
+  }
+
+  // The cancel function's remove_from_parent: unlink now if settled, else at settling.
+  void unlink_when_settled() noexcept {
+    {
+      std::lock_guard g(mu_);
+      if (!settled_) {
+        unlink_when_settled_ = true;
+        return;
+      }
+    }
+    unlink();
   }
 
   // Blocks (parks a task) until the node, done already, is settled.
@@ -440,21 +492,32 @@ class cancel_node : public node, public child_hook {
       if (settled_) return;
       waiters_.push_back(&n);  // done: the queue now holds only settle waiters
     }
-    const int depth = std::exchange(tl_drain_depth, 0);  // other tasks of this thread are not nested
     w.park();
-    tl_drain_depth = depth;
   }
 
   void unlink() noexcept {
     if (reg_) reg_->detach(this);
   }
 
+  // The timer's callback, on the timer thread, which must never block: the cancel
+  // (its stop requests, its drain, the destructors that drain runs) goes to a task, as
+  // Go's deadline runs in a goroutine of its own. Nobody awaits it, so it does not
+  // wait for settling either.
   void on_deadline() noexcept {
     const cancel_node* prev = tl_firing;
     tl_firing = this;
     {
       std::shared_ptr<node> self = weak_from_this().lock();
-      if (self) cancel(deadline_exceeded, deadline_cause_, true, /*may_wait=*/false);
+      if (self) {
+        try {
+          go::spawn([self] {
+            static_cast<cancel_node*>(self.get())->cancel(deadline_exceeded,
+                static_cast<cancel_node*>(self.get())->deadline_cause_, true, /*may_wait=*/false);
+          });
+        } catch (...) {  // out of memory for the task: cancel here, still without waiting
+          cancel(deadline_exceeded, deadline_cause_, true, /*may_wait=*/false);
+        }
+      }
       // `self` may be the last reference: ~cancel_node sees tl_firing == this.
     }
     tl_firing = prev;
@@ -472,6 +535,9 @@ class cancel_node : public node, public child_hook {
   std::size_t nchildren_ = 0;       // under mu_
   std::optional<std::stop_source> stop_src_;  // under mu_; created on demand
   bool settled_ = false;                      // under mu_; done, and so is every descendant
+  bool unlink_when_settled_ = false;          // under mu_; the winning cancel function's removeChild
+  std::atomic<int> pending_{0};               // the drain (1) + unsettled children counted in
+  std::shared_ptr<node> settles_parent_;      // under mu_; whose pending_ settling releases
   child_hook* detached_ = nullptr;            // children left to cancel; the winning drain's
   cancel_node* drain_up_ = nullptr;           // where the drain returns once this node is settled
 
@@ -528,7 +594,7 @@ class after_entry final : public child_hook {
     return pin != nullptr;
   }
 
-  cancel_node* parent_done(const go::error&, const go::error&) noexcept override {
+  cancel_node* parent_done(const go::error&, const go::error&, cancel_node*) noexcept override {
     fire();
     return nullptr;
   }

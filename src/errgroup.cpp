@@ -25,7 +25,7 @@ namespace {
 // ---- membership -------------------------------------------------------------------
 
 bool Group::in_own_task() const noexcept {
-  for (auto* m = static_cast<const detail::membership*>(::go::detail::task_local()); m; m = m->next) {
+  for (auto* m = static_cast<const detail::membership*>(::go::detail::task_local().errgroup_markers); m; m = m->next) {
     if (m->group == this) return true;
   }
   return false;

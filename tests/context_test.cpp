@@ -534,6 +534,121 @@ TEST(Context, StopCallbackCancelingAnAncestorDoesNotDeadlock) {
   expect_done(leaf, ctx::canceled, "leaf");
 }
 
+// A nested cancel (a stop callback reacting to the outer drain) that finds a node
+// being drained by another thread does not wait for it, but must not report its own
+// node settled before that one is: here A's drain stops B, whose token cancels S (a
+// nested cancel), whose child X thread U is still draining. cancel_A must wait for Y.
+TEST(Context, NestedCancelDoesNotSettleBeforeAConcurrentDrainBelow) {
+  for (bool from_task : {false, true}) {
+    SCOPED_TRACE(from_task ? "A canceled from a task" : "A canceled from a thread");
+    auto [a, cancel_a] = ctx::with_cancel(ctx::background());
+    auto [b, cancel_b] = ctx::with_cancel(a);  // attached first: drained first
+    Context s = ctx::from_stop_token(a, b.stop_token());
+    auto [x, cancel_x] = ctx::with_cancel(s);
+    auto [y, cancel_y] = ctx::with_cancel(x);
+    event entered, release;
+    std::stop_callback hold(x.stop_token(), [&] {
+      entered.fire();
+      release.wait();  // U's cancel of x is stuck before it reaches y
+    });
+    std::thread u([cancel = cancel_x] { cancel(); });
+    ASSERT_TRUE(entered.wait());
+    expect_cancel_waits_for_subtree(cancel_a, y, release, from_task);
+    u.join();
+    EXPECT_EQ(s.err(), ctx::canceled);
+  }
+}
+
+// A value destructor that parks on a runtime timer (a pooled resource, say).
+struct sleeps_when_destroyed {
+  std::chrono::milliseconds d;
+  explicit sleeps_when_destroyed(std::chrono::milliseconds x) : d(x) {}
+  sleeps_when_destroyed(sleeps_when_destroyed&& o) noexcept : d(std::exchange(o.d, 0ms)) {}
+  ~sleeps_when_destroyed() {
+    if (d > 0ms) go::time::sleep_for(d);
+  }
+};
+inline const ctx::key<sleeps_when_destroyed> sleeper_key{"sleeper"};
+
+// The deadline's cancel runs in a task, not on the timer thread: here it fires while
+// a task's drain below the deadline node is parked on a runtime timer (a destructor
+// the drain runs). Had the timer thread waited for that drain, the sleeper's timer
+// could never fire and every timer of the process would stop.
+TEST(Context, DeadlineCancelDoesNotBlockTheTimerThread) {
+  auto [d, cancel_d] = ctx::with_timeout(ctx::background(), 50ms);
+  auto [c, cancel_c] = ctx::with_cancel(d);
+  {
+    Context v = ctx::with_value(c, sleeper_key, sleeps_when_destroyed(100ms));
+    ctx::after_func(v, [] {});  // the registration is now v's only owner
+  }
+  event returned;
+  go::spawn([&returned, cancel = cancel_c] {
+    go::time::sleep_for(30ms);
+    cancel();  // the drain drops the registration: ~v sleeps until ~130 ms
+    returned.fire();
+  });
+  EXPECT_TRUE(returned.wait());
+  EXPECT_EQ(d.err(), ctx::deadline_exceeded);
+}
+
+// Which cancels are nested is tracked per task: a drain parked in a destructor does
+// not make the other tasks of its worker look nested (their cancels would stop
+// waiting for settling). Runs in a fresh process with one worker.
+class ContextOneWorker : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+// Cancels P from a task while thread U is held inside Q's drain; whether R (under Q)
+// was done when P's cancel returned.
+bool cancel_waits_while_other_drain_runs() {
+  auto [p, cancel_p] = ctx::with_cancel(ctx::background());
+  auto [q, cancel_q] = ctx::with_cancel(p);
+  auto [r, cancel_r] = ctx::with_cancel(q);
+  event entered, release;
+  std::stop_callback hold(q.stop_token(), [&] {
+    entered.fire();
+    release.wait();
+  });
+  std::thread u([cancel = cancel_q] { cancel(); });
+  entered.wait();
+  std::atomic<bool> r_done{false};
+  event returned;
+  go::spawn([&r_done, &returned, leaf = r, cancel = cancel_p] {
+    cancel();
+    r_done = leaf.err() != nullptr;
+    returned.fire();
+  });
+  std::this_thread::sleep_for(20ms);
+  release.fire();
+  returned.wait();
+  u.join();
+  return r_done;
+}
+
+void drain_parks_in_destructor(std::chrono::milliseconds d) {
+  auto [a, cancel_a] = ctx::with_cancel(ctx::background());
+  {
+    Context v = ctx::with_value(a, sleeper_key, sleeps_when_destroyed(d));
+    ctx::after_func(v, [] {});
+  }
+  cancel_a();  // parks inside the drain, in ~sleeps_when_destroyed
+}
+
+[[noreturn]] void cancel_depth_scenario() {
+  go::runtime::set_max_procs(1);
+  std::atomic<int> finished{0};
+  // Two drains park on the one worker and end in the opposite order of their start.
+  go::spawn([&] { drain_parks_in_destructor(50ms); ++finished; });
+  go::spawn([&] { drain_parks_in_destructor(100ms); ++finished; });
+  while (finished < 2) std::this_thread::sleep_for(1ms);
+  std::_Exit(cancel_waits_while_other_drain_runs() ? 0 : 1);
+}
+
+TEST_F(ContextOneWorker, CancelDepthIsPerTask) {
+  EXPECT_EXIT(cancel_depth_scenario(), ::testing::ExitedWithCode(0), "");
+}
+
 // Go's testLayers: random layers of values, cancels and timeouts.
 static void test_layers(std::uint64_t seed, bool test_timeout) {
   SCOPED_TRACE("seed=" + std::to_string(seed));

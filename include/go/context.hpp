@@ -378,12 +378,15 @@ struct access {
 // are done — also when another cancel (a later call, a parent's, a deadline) is
 // canceling them at the same moment: the call then waits (parking a task, blocking a
 // thread) until that other cancel has reached every descendant. The one exception is
-// a cancel made from a std::stop_callback while the same task or thread is already
-// canceling (see Context::stop_token): it cannot wait for the cancel it runs inside,
-// so it returns once its own context is done. Safe to call concurrently from any task
-// or thread; never blocks for long (it may briefly wait for the context's deadline
-// timer callback if that is running concurrently). Does not throw (it may spawn after_func tasks; std::bad_alloc there
-// terminates). Holding it keeps the context alive. A task or thread woken by the
+// a cancel made while the same task (or thread) is already canceling — from a
+// std::stop_callback (see Context::stop_token) or from a destructor that the outer
+// cancel runs: it cannot wait for the cancel it runs inside, so it returns once its
+// own context is done (the outer cancel still returns only when everything below it
+// is done). Safe to call concurrently from any task or thread; it blocks only as long
+// as other cancels of the same subtree take to finish (it may also briefly wait for
+// the context's deadline timer callback if that is running concurrently). A deadline
+// cancels its context from a task of its own, never on the runtime's timer thread.
+// Does not throw (it may spawn after_func tasks; std::bad_alloc there terminates). Holding it keeps the context alive. A task or thread woken by the
 // cancel may destroy the cancel function object even while this call is still
 // returning (the call holds its own reference to the context).
 using cancel_func = std::function<void()>;

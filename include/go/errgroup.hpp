@@ -133,7 +133,7 @@ struct membership {
   void*& slot;       // the task's list head
 
   explicit membership(const Group* g) noexcept
-      : group(g), next(nullptr), slot(::go::detail::task_local()) {
+      : group(g), next(nullptr), slot(::go::detail::task_local().errgroup_markers) {
     next = static_cast<membership*>(slot);
     slot = this;
   }

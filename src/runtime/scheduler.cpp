@@ -364,10 +364,10 @@ worker* current_worker() noexcept { return tls_worker; }
 fiber* current_fiber() noexcept { return tls_worker ? tls_worker->current : nullptr; }
 
 namespace {
-thread_local constinit void* tls_thread_local_slot = nullptr;  // task_local() on a plain thread
+thread_local constinit task_slots tls_thread_local_slot{};  // task_local() on a plain thread
 }  // namespace
 
-void*& task_local() noexcept {
+task_slots& task_local() noexcept {
   fiber* f = current_fiber();
   return f ? f->task_local : tls_thread_local_slot;
 }

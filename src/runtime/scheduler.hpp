@@ -38,7 +38,7 @@ struct fiber {
   const char* stack_lo = nullptr;  // lowest usable address of stk (overflow check)
   eh_state eh{};
   int saved_errno = 0;             // errno, saved while not running
-  void* task_local = nullptr;      // detail::task_local() of the task running on it
+  task_slots task_local{};         // detail::task_local() of the task running on it
   bool native = false;
   void* asan_fake_stack = nullptr;
   const void* asan_bottom = nullptr;

@@ -46,12 +46,18 @@ struct fiber;  // a task's execution context; defined in the runtime sources
 // task for as long as it runs. Never blocks.
 fiber* current_fiber() noexcept;
 
-// A pointer-sized slot private to the calling task — on a plain thread, to the thread
-// — for the per-task bookkeeping of higher layers (errgroup's membership markers). A
-// task's slot is its own across parks (it lives in the task's fiber); it is null when
-// a task starts, and whoever sets it restores the previous value before the task ends
-// (RAII, last in first out). Never blocks; touches only the caller's own memory.
-void*& task_local() noexcept;
+// Slots private to the calling task — on a plain thread, to the thread — for the
+// per-task bookkeeping of higher layers. A task's slots are its own across parks (they
+// live in the task's fiber, and a started task never changes fiber), unlike a
+// thread_local, which every task of a worker shares. They are zero when a task starts,
+// and whoever changes one restores it before the task ends (RAII, last in first out).
+struct task_slots {
+  void* errgroup_markers = nullptr;  // errgroup: the task's membership markers (errgroup.hpp)
+  int context_cancels = 0;           // context: cancels running on the task (context.cpp)
+};
+
+// The calling task's slots. Never blocks; touches only the caller's own memory.
+task_slots& task_local() noexcept;
 
 using clock = std::chrono::steady_clock;
 
