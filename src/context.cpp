@@ -59,8 +59,9 @@
 // settling may depend on the outer drain, on this very stack), counted per task
 // (task_slots::context_cancels; a drain may park in a destructor, and the worker's
 // other tasks are not nested in it); and the deadline's cancel, which nobody awaits.
-// The deadline's cancel runs in a task of its own (the timer thread must never
-// block, and stop callbacks and destructors run by the drain may).
+// The deadline makes its node done on the timer thread, at once, and hands the drain
+// of its children to a task (the timer thread must never block, and the destructors
+// a drain runs may), or drains them itself when no task would run (at exit).
 //
 // A child canceled through its own cancel function or deadline unlinks itself from
 // reg_ once settled ("removeChild", after the children, as in Go). Locks are never
@@ -293,11 +294,9 @@ class cancel_node : public node, public child_hook {
   }
 
   // Cancels this node and its subtree; unlinks it from reg_ if remove_from_parent,
-  // once settled. Returns once the node and every descendant are done (see the file
-  // comment for the two cases that return as soon as the node itself is done: a
-  // nested cancel, and the deadline's cancel, which passes may_wait = false).
-  void cancel(const go::error& err, const go::error& cause, bool remove_from_parent,
-              bool may_wait = true) noexcept {
+  // once settled. Returns once the node and every descendant are done, unless nested
+  // in another cancel of the task (file comment): then once the node itself is.
+  void cancel(const go::error& err, const go::error& cause, bool remove_from_parent) noexcept {
     drain_scope scope;
     if (finish(err, cause)) {
       // Unlinked only once settled, as Go removes a child only after canceling its
@@ -306,7 +305,7 @@ class cancel_node : public node, public child_hook {
       if (remove_from_parent) unlink_when_settled();
       if (detached_) drain();  // else settled already
     }
-    if (may_wait && scope.outermost()) wait_settled();
+    if (scope.outermost()) wait_settled();
   }
 
   // done_channel support.
@@ -499,26 +498,41 @@ class cancel_node : public node, public child_hook {
     if (reg_) reg_->detach(this);
   }
 
-  // The timer's callback, on the timer thread, which must never block: the cancel
-  // (its stop requests, its drain, the destructors that drain runs) goes to a task, as
-  // Go's deadline runs in a goroutine of its own. Nobody awaits it, so it does not
-  // wait for settling either.
+  // The timer's callback, on the timer thread, which must never block. The node is
+  // made done right here — err() set, stop requested (stop callbacks run here, as
+  // Context::stop_token documents), waiters woken — so the deadline takes effect at
+  // once, under load and while the program exits. Its children are canceled by a
+  // task, as Go's deadline runs in a goroutine of its own: their drain drops the last
+  // references to contexts and after_func registrations, whose destructors may block.
+  // Nobody awaits this cancel, and cancels from stop callbacks here are nested (the
+  // drain_scope): nothing here waits for settling.
   void on_deadline() noexcept {
     const cancel_node* prev = tl_firing;
     tl_firing = this;
     {
       std::shared_ptr<node> self = weak_from_this().lock();
-      if (self) {
-        try {
-          go::spawn([self] {
-            static_cast<cancel_node*>(self.get())->cancel(deadline_exceeded,
-                static_cast<cancel_node*>(self.get())->deadline_cause_, true, /*may_wait=*/false);
-          });
-        } catch (...) {  // out of memory for the task: cancel here, still without waiting
-          cancel(deadline_exceeded, deadline_cause_, true, /*may_wait=*/false);
+      drain_scope scope;
+      if (self && finish(deadline_exceeded, deadline_cause_)) {
+        if (!detached_) {
+          unlink();  // settled already
+        } else if (!go::detail::runtime_exiting()) {
+          try {
+            go::spawn([self = std::move(self)] {
+              auto* n = static_cast<cancel_node*>(self.get());
+              drain_scope scope;  // cancels from stop callbacks in the drain are nested
+              n->unlink_when_settled();
+              n->drain();
+            });
+          } catch (...) {  // no memory for the task: drain here (detached children keep us alive)
+            unlink_when_settled();
+            drain();
+          }
+        } else {  // exiting: no task would run; drain here
+          unlink_when_settled();
+          drain();
         }
       }
-      // `self` may be the last reference: ~cancel_node sees tl_firing == this.
+      // `self`, if still held, may be the last reference: ~cancel_node sees tl_firing == this.
     }
     tl_firing = prev;
   }

@@ -591,6 +591,25 @@ TEST(Context, DeadlineCancelDoesNotBlockTheTimerThread) {
   EXPECT_EQ(d.err(), ctx::deadline_exceeded);
 }
 
+// A deadline takes effect when its time passes, not when a task gets round to it: a
+// task that sleeps past its context's deadline finds the context done (the timer
+// fires timers in deadline order, and the deadline makes its node done right there),
+// however many tasks are runnable.
+TEST(Context, DeadlineIsDoneOnceItsTimeHasPassed) {
+  constexpr int n = 500;
+  std::atomic<int> not_done{0};
+  go::sync::WaitGroup wg;
+  for (int i = 0; i < n; ++i) {
+    wg.go([&not_done] {
+      auto [c, cancel] = ctx::with_timeout(ctx::background(), 2ms);
+      go::time::sleep_for(3ms);
+      if (!c.err()) not_done.fetch_add(1);
+    });
+  }
+  wg.wait();
+  EXPECT_EQ(not_done.load(), 0);
+}
+
 // Which cancels are nested is tracked per task: a drain parked in a destructor does
 // not make the other tasks of its worker look nested (their cancels would stop
 // waiting for settling). Runs in a fresh process with one worker.

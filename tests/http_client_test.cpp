@@ -253,6 +253,16 @@ bool default_routes(raw_server& s, int fd, const raw_request& r) {
   if (p == "/then-close") {  // a keep-alive answer, then the server drops the connection
     send_all(fd, response("200 OK", "bye\n"));
     s.nap(2ms);
+    // Close as servers do (Go's closeWriteAndWait): send FIN, then read and discard
+    // what the client sent meanwhile before closing; closing with unread input would
+    // answer it with a reset ("Connection reset by peer") instead of an end of stream.
+    ::shutdown(fd, SHUT_WR);
+    const auto until = steady::now() + 50ms;
+    char buf[4096];
+    while (steady::now() < until) {
+      pollfd pf{fd, POLLIN, 0};
+      if (::poll(&pf, 1, 5) > 0 && ::recv(fd, buf, sizeof buf, 0) <= 0) break;  // the client closed
+    }
     return false;
   }
   if (p == "/echo") {

@@ -385,7 +385,8 @@ struct access {
 // is done). Safe to call concurrently from any task or thread; it blocks only as long
 // as other cancels of the same subtree take to finish (it may also briefly wait for
 // the context's deadline timer callback if that is running concurrently). A deadline
-// cancels its context from a task of its own, never on the runtime's timer thread.
+// makes its context done on the runtime's timer thread and cancels the contexts
+// derived from it from a task of its own.
 // Does not throw (it may spawn after_func tasks; std::bad_alloc there terminates). Holding it keeps the context alive. A task or thread woken by the
 // cancel may destroy the cancel function object even while this call is still
 // returning (the call holds its own reference to the context).

@@ -361,6 +361,11 @@ struct work {
 // ---- worker -----------------------------------------------------------------------
 
 worker* current_worker() noexcept { return tls_worker; }
+
+bool runtime_exiting() noexcept {
+  runtime_state* r = g_rt.load(std::memory_order_acquire);
+  return r && r->exiting.load(std::memory_order_acquire);
+}
 fiber* current_fiber() noexcept { return tls_worker ? tls_worker->current : nullptr; }
 
 namespace {

@@ -46,6 +46,10 @@ struct fiber;  // a task's execution context; defined in the runtime sources
 // task for as long as it runs. Never blocks.
 fiber* current_fiber() noexcept;
 
+// Whether the program is exiting (go/runtime.hpp, "Exit"): a task spawned now never
+// runs. Never blocks.
+bool runtime_exiting() noexcept;
+
 // Slots private to the calling task — on a plain thread, to the thread — for the
 // per-task bookkeeping of higher layers. A task's slots are its own across parks (they
 // live in the task's fiber, and a started task never changes fiber), unlike a
