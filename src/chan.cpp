@@ -65,6 +65,12 @@
 //      dropped), unlock. A send case woken by close throws.
 // The nodes live on the select's stack; step 5 guarantees no queue refers to them when
 // select returns.
+//
+// Timer channels (timer_chan_hooks, src/time.cpp). A one-shot timer's channel gets its
+// value lazily, as in Go 1.23 (chan.go's c.timer): a receive, a select's poll of it in
+// 2a, and size() first call deliver_due (no lock held), which sends a due value; a
+// receive or select about to park calls block after unlocking (the runtime timer is
+// armed while it waits) and unblock once woken.
 #include "go/chan.hpp"
 
 #include <algorithm>
@@ -147,6 +153,7 @@ bool chan_base::recv(void* dst, bool block) {
   waiter w;
   wait_node node;
   wait_node* peer;
+  if (timer_) timer_->deliver_due(this);
   {
     std::lock_guard lock(mu_);
     if (count_ > 0) {
@@ -163,8 +170,13 @@ bool chan_base::recv(void* dst, bool block) {
       recvq_.push_back(&node);
     }
   }
-  if (peer) peer->w->wake();
-  else if (node.w) w.park();
+  if (peer) {
+    peer->w->wake();
+  } else if (node.w) {
+    if (timer_) timer_->block(this);
+    w.park();
+    if (timer_) timer_->unblock(this);
+  }
   return true;
 }
 
@@ -181,6 +193,7 @@ void chan_base::close() {
 }
 
 std::size_t chan_base::size() noexcept {
+  if (timer_) timer_->deliver_due(this);
   std::lock_guard lock(mu_);
   return count_;
 }
@@ -261,6 +274,11 @@ struct chan_select {
     return false;
   }
 
+  // The hooks of a receive case's timer channel, or null.
+  static const timer_chan_hooks* timer(const select_case& sc) noexcept {
+    return sc.kind == select_case::recv ? sc.ch->timer_ : nullptr;
+  }
+
   static void enqueue(select_case& sc, wait_node* n) noexcept {
     if (sc.kind == select_case::recv) sc.ch->recvq_.push_back(n);
     else sc.ch->sendq_.push_back(n);
@@ -308,6 +326,7 @@ std::size_t select_impl(select_case* cases, std::size_t n, std::ptrdiff_t defaul
       if (sc.done->is_closed()) return i;
       continue;
     }
+    if (const timer_chan_hooks* t = chan_select::timer(sc)) t->deliver_due(sc.ch);
     wait_node* peer = nullptr;
     bool send_closed = false;
     bool ready;
@@ -366,7 +385,18 @@ std::size_t select_impl(select_case* cases, std::size_t n, std::ptrdiff_t defaul
     }
   }
   locks.unlock();
-  if (!self_claimed) w.park();
+  if (!self_claimed) {
+    // Timer channels arm their runtime timers while we wait (block/unblock).
+    for (std::size_t i = 0; i < n; ++i) {
+      if (cases[i].kind == select_case::skip) continue;
+      if (const timer_chan_hooks* t = chan_select::timer(cases[i])) t->block(cases[i].ch);
+    }
+    w.park();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (cases[i].kind == select_case::skip) continue;
+      if (const timer_chan_hooks* t = chan_select::timer(cases[i])) t->unblock(cases[i].ch);
+    }
+  }
 
   // 5. Dequeue from everything; the token names the winner.
   const std::size_t won = w.token() - 1;

@@ -9,10 +9,13 @@
 #include <dirent.h>
 #include <stdexcept>
 #include <thread>
+#include <optional>
+#include <random>
 #include <vector>
 
 #include "go/chan.hpp"
 #include "go/runtime.hpp"
+#include "go/sync.hpp"
 #include "go/time.hpp"
 
 #include "test_support.hpp"
@@ -112,6 +115,73 @@ TEST(Time, TimerReset) {
   EXPECT_GE(*v - t1, 30ms) << "received a stale value";
   // The channel of a Timer is the same across resets.
   EXPECT_TRUE(t.c() == t.c());
+}
+
+// Go 1.23's lazy timer channels: a channel timer enters the runtime's heap only while a
+// receiver waits on it; otherwise a look at the channel delivers a due value. These
+// cases check that every way of looking delivers it, and that receivers parked across
+// stop and reset are woken by the new deadline.
+TEST(Time, UnwatchedTimerDeliversWhenLookedAt) {
+  auto t0 = gt::clock::now();
+  gt::Timer t(2ms);
+  gt::sleep_for(10ms);  // due; nobody was waiting
+  EXPECT_EQ(t.c().size(), 1u);  // size() looks, so the value is there
+  auto v = t.c().try_recv();
+  ASSERT_TRUE(v);
+  EXPECT_GE(*v - t0, 2ms);   // the time it was due (Go 1.23), never earlier
+  EXPECT_LE(*v, gt::clock::now());
+  EXPECT_EQ(t.c().try_recv(), std::nullopt);  // once
+  EXPECT_FALSE(t.stop());
+  // A select with a default case delivers it too.
+  auto c = gt::after(1ms);
+  gt::sleep_for(5ms);
+  int which = -1;
+  go::select(go::recv(c, [&] { which = 0; }), go::default_case([&] { which = 1; }));
+  EXPECT_EQ(which, 0);
+}
+
+TEST(Time, ParkedReceiverFollowsResetAndStop) {
+  for (bool use_select : {false, true}) {
+    gt::Timer t(1h);
+    go::chan<gt::time_point> got(1);
+    auto c = t.c();
+    go::spawn([c, got, use_select] {
+      if (use_select) go::select(go::recv(c, [&](gt::time_point v) { got.send(v); }));
+      else got.send(c.recv().value());
+    });
+    gt::sleep_for(5ms);  // parked, the 1h timer armed for it
+    auto t0 = gt::clock::now();
+    EXPECT_TRUE(t.reset(5ms));  // the parked receiver must see the new deadline
+    auto v = recv_within(got);
+    ASSERT_TRUE(v) << "select: " << use_select;
+    EXPECT_GE(*v - t0, 5ms);
+    // Stopped while a receiver is parked: nothing comes until a reset.
+    go::spawn([c, got] { got.send(c.recv().value()); });
+    EXPECT_FALSE(t.reset(1h));
+    gt::sleep_for(5ms);
+    EXPECT_TRUE(t.stop());
+    gt::sleep_for(10ms);
+    EXPECT_EQ(got.try_recv(), std::nullopt);
+    t.reset(1ms);
+    EXPECT_TRUE(recv_within(got));
+  }
+}
+
+// One value per arming, however many receivers wait or look.
+TEST(Time, OneValueForManyReceivers) {
+  auto c = gt::after(5ms);
+  go::chan<int> got(16);
+  for (int i = 0; i < 8; ++i) {
+    go::spawn([c, got] {
+      int n = 0;
+      go::select(go::recv(c, [&] { n = 1; }), go::recv(gt::after(100ms)));
+      got.send(n);
+    });
+  }
+  int sum = 0;
+  for (int i = 0; i < 8; ++i) sum += got.recv().value();
+  EXPECT_EQ(sum, 1);
+  EXPECT_EQ(c.try_recv(), std::nullopt);
 }
 
 TEST(Time, NilTimerAndTickerThrow) {
@@ -221,6 +291,55 @@ TEST(Time, ConcurrentStopResetFromTasksAndThreads) {
   EXPECT_EQ(k.c().try_recv(), std::nullopt);
 }
 
+// Receivers parking and waking on a timer's channel while other threads reset and stop
+// it, in random rounds: never more values than armings, nobody left hanging, and a
+// final arming reaches a parked receiver.
+TEST(Time, LazyTimerStress) {
+  std::mt19937 rng(12345);
+  for (int round = 0; round < 40 / scale + 5; ++round) {
+    gt::Timer t(std::chrono::microseconds(rng() % 200));
+    std::atomic<long> arms{1}, got{0};
+    std::atomic<bool> stop{false};
+    go::sync::WaitGroup wg;
+    const int receivers = 1 + static_cast<int>(rng() % 4);
+    for (int r = 0; r < receivers; ++r) {
+      wg.go([&, c = t.c(), r] {
+        while (!stop.load()) {
+          if (r % 2) go::select(go::recv(c, [&] { got.fetch_add(1); }), go::recv(gt::after(300us)));
+          else if (c.try_recv()) got.fetch_add(1);
+          else gt::sleep_for(50us);
+        }
+      });
+    }
+    std::thread resetter([&, seed = rng()] {
+      std::mt19937 local(seed);
+      for (int i = 0; i < 60; ++i) {
+        if (local() % 4 == 0) {
+          t.stop();
+        } else {
+          t.reset(std::chrono::microseconds(local() % 300));
+          arms.fetch_add(1);
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(local() % 200));
+      }
+    });
+    resetter.join();
+    stop.store(true);
+    wg.wait();
+    EXPECT_LE(got.load(), arms.load()) << "round " << round;
+    // A final arming reaches a receiver parked before it.
+    go::chan<int> one(1);
+    auto c = t.c();
+    t.stop();
+    go::spawn([c, one] { one.send(c.recv() ? 1 : 0); });
+    gt::sleep_for(1ms);
+    t.reset(100us);
+    std::optional<int> v;
+    go::select(go::recv(one, [&](int x) { v = x; }), go::recv(gt::after(generous)));
+    EXPECT_EQ(v, 1) << "round " << round;
+  }
+}
+
 // A million pending timers cost memory (heap slots), not threads; dropping their
 // channels stops and frees them.
 TEST(Time, MillionPendingTimersCostNoThreads) {
@@ -232,7 +351,16 @@ TEST(Time, MillionPendingTimersCostNoThreads) {
     chans.reserve(n);
     for (int i = 0; i < n; ++i) chans.push_back(gt::after(1h + std::chrono::microseconds(i)));
     EXPECT_LE(thread_count(), threads_before + 1);
-  }  // dropped: stopped and freed
+  }  // dropped: freed
+  {
+    // In the heap for real: after_func timers (channel timers enter it only while
+    // someone waits on them), stopped, which frees them.
+    std::vector<gt::Timer> timers;
+    timers.reserve(n);
+    for (int i = 0; i < n; ++i) timers.push_back(gt::after_func(1h + std::chrono::microseconds(i), [] {}));
+    EXPECT_LE(thread_count(), threads_before + 1);
+    for (auto& t : timers) ASSERT_TRUE(t.stop());
+  }
   // Many short ones fire, each exactly once.
   std::vector<go::recv_chan<gt::time_point>> chans;
   const int m = n / 10;

@@ -96,6 +96,19 @@ inline constexpr chan_type_ops chan_ops_for{
     [](void* slot) noexcept { static_cast<T*>(slot)->~T(); },
 };
 
+class chan_base;
+
+// The hooks of a one-shot timer's channel (go::time's after() and Timer; src/time.cpp),
+// after Go 1.23's timer channels: the timer's value is delivered lazily. Its runtime
+// timer is armed only while some receiver is parked on the channel; otherwise every
+// receive (and size()) first delivers a value that is due. Each hook is called with
+// no channel lock held and never blocks.
+struct timer_chan_hooks {
+  void (*deliver_due)(chan_base*) noexcept;  // before a receive looks at the buffer
+  void (*block)(chan_base*) noexcept;        // a receiver is enqueued and about to park
+  void (*unblock)(chan_base*) noexcept;      // that receiver has woken (after block)
+};
+
 // The shared state of a channel (Go's hchan), type-erased; see src/chan.cpp for the
 // algorithm and its invariants. Reference counted by the handles.
 class chan_base {
@@ -127,6 +140,8 @@ class chan_base {
 
  protected:
   ~chan_base();  // destroys buffered values; destroy_ calls the most derived destructor
+  // Makes this a timer channel (before any handle to it exists).
+  void set_timer_hooks(const timer_chan_hooks* h) noexcept { timer_ = h; }
 
  private:
   friend struct chan_access;
@@ -147,6 +162,7 @@ class chan_base {
   wait_queue recvq_;        // blocked receivers; node->data: std::optional<T>*
   wait_queue sendq_;        // blocked senders; node->data: T* (set to null by close)
   void (*destroy_)(chan_base*) noexcept;
+  const timer_chan_hooks* timer_ = nullptr;  // null unless a one-shot timer's channel
 };
 
 // A channel of T with its buffer allocated in the same block.

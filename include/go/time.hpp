@@ -2,16 +2,23 @@
 // Ticker, after_func, tick.
 //
 // gocxx measures time with std::chrono::steady_clock (monotonic), as Go's runtime
-// does for timers. Every timer is kept by the runtime's timer heap (go/detail/timer.hpp)
+// does for timers. Timers are kept by the runtime's timer heap (go/detail/timer.hpp)
 // and fired by its timer thread: sleeping tasks and pending timers cost no thread, a
-// million pending timers cost memory only (about 200 bytes each).
+// million pending timers cost memory only (about 300 bytes each).
 //
-// Timer channels. A Timer's or Ticker's channel (and after()'s) carries the
-// time_point at which the timer fired (steady clock). It is buffered with capacity 1,
-// as in Go before 1.23, but we implement Go 1.23's guarantee: after stop() or reset()
+// Timer channels. A Timer's or Ticker's channel (and after()'s) carries a steady-clock
+// time_point: for after() and Timer the time the value was due (its deadline, as Go
+// 1.23 sends), for a Ticker the time of the tick. It is buffered with capacity 1, as
+// in Go before 1.23, but we implement Go 1.23's guarantee: after stop() or reset()
 // returns, no value prepared before the call is received (the buffered value, if
 // any, is discarded by stop/reset). Stop and reset results follow Go 1.23 too: a timer
-// whose value was sent but not yet received still counts as active.
+// whose value was due but not yet received still counts as active.
+//
+// As in Go 1.23, the value of after() and Timer is delivered lazily: their timer is in
+// the runtime's heap only while some receive or select waits on the channel; any
+// other look at the channel (try_recv, a select's poll, size()) first delivers a value
+// that is due. The difference is invisible — a value is there from its deadline on for
+// whoever looks — except that a timer nobody waits on costs no heap work at all.
 //
 // Lifetime (Go 1.23 semantics as well): a Timer, Ticker or after() channel that nobody
 // references any more is stopped and freed at once — there is no need to call stop()
@@ -79,17 +86,18 @@ go::detail::chan_base* timer_chan(go::detail::chan_base* t) noexcept;  // a new 
 
 }  // namespace internal
 
-// Go's time.After: a channel that receives the fire time once, at least d from now
-// (at once for d <= 0: the value is sent by the timer thread promptly). The timer is
-// released when it fires and the channel is dropped, or when the channel is dropped
-// before it fires (then it never fires). Never blocks. Throws std::bad_alloc.
+// Go's time.After: a channel that receives, once, the time it was due: at least d
+// from now (at once for d <= 0). The timer is released when the channel is dropped,
+// whether or not it fired (a timer dropped before its deadline never fires). Never
+// blocks. Throws std::bad_alloc, or std::system_error if the runtime's timer thread
+// cannot be started.
 template <class Rep, class Period>
 recv_chan<time_point> after(std::chrono::duration<Rep, Period> d) {
   return recv_chan<time_point>(internal::make_timer(internal::timer_kind::channel, internal::deadline_after(d),
                                                   duration::zero(), nullptr));
 }
 
-// Go's time.Timer: a single event. The fire time is sent on c() (a channel timer), or
+// Go's time.Timer: a single event. The time it was due is sent on c() (a channel timer), or
 // f is started in its own task (after_func). A default-constructed Timer is nil: its
 // members throw std::logic_error ("time: Stop called on uninitialized Timer"), as Go
 // panics. A cheap copyable handle; copies refer to the same timer.
@@ -102,7 +110,7 @@ class Timer {
   explicit Timer(std::chrono::duration<Rep, Period> d)
       : s_(internal::make_timer(internal::timer_kind::channel, internal::deadline_after(d), duration::zero(), nullptr)) {}
 
-  // The channel the fire time is sent on; the nil channel for after_func timers.
+  // The channel the time it was due is sent on; the nil channel for after_func timers.
   recv_chan<time_point> c() const noexcept { return recv_chan<time_point>(s_ ? internal::timer_chan(s_.get()) : nullptr); }
 
   // Go's Stop: prevents the timer from firing. Returns true if the call stopped the

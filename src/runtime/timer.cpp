@@ -194,8 +194,16 @@ timer::timer(std::function<void()> fn) : fn_(std::move(fn)), index_(npos) {}
 
 timer::~timer() { stop(); }
 
+void timer::ensure_started() {
+  timer_heap& h = timer_heap::get();
+  if (h.started.load(std::memory_order_relaxed)) return;
+  std::unique_lock lock(h.mu);
+  h.ensure_thread(lock);
+}
+
 bool timer::reset(clock::time_point when) {
   timer_heap& h = timer_heap::get();
+  used_.store(true, std::memory_order_relaxed);
   std::unique_lock lock(h.mu);
   h.ensure_thread(lock);
   h.take_started();
@@ -221,6 +229,7 @@ void timer::start(clock::time_point when) {
     return;
   }
   when_ = when;
+  used_.store(true, std::memory_order_relaxed);
   timer* head = h.started_list.load(std::memory_order_relaxed);
   do {
     next_started_ = head;
@@ -232,6 +241,9 @@ void timer::start(clock::time_point when) {
 }
 
 bool timer::stop() {
+  // Never armed (a lazy timer channel nobody waited on): nothing to stop. A start()
+  // racing with this stop may be missed, as stop's contract allows.
+  if (!used_.load(std::memory_order_relaxed)) return false;
   timer_heap& h = timer_heap::get();
   {
     std::lock_guard lock(h.mu);

@@ -44,6 +44,11 @@ class timer {
   // running nor pending. Thread-safe.
   bool stop();
 
+  // Starts the timer thread if it is not running yet, so that start() and reset() of
+  // any timer never have to. Thread-safe. Throws std::system_error if the thread
+  // cannot be started.
+  static void ensure_started();
+
  private:
   friend struct timer_heap;
   std::function<void()> fn_;
@@ -51,6 +56,7 @@ class timer {
   std::size_t index_;                 // heap position, or npos; under the heap lock
   timer* next_started_ = nullptr;     // link in the timer thread's list of started timers
   std::atomic<bool> firing_{false};   // the callback is running
+  std::atomic<bool> used_{false};     // ever armed: stop() of a never-armed timer is free
 };
 
 }  // namespace go::detail
