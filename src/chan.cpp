@@ -20,7 +20,8 @@
 //     ("Claimable": queues may also hold stale nodes of selects that another case
 //     already won; they are dropped by whoever pops them — claim_front — or removed
 //     by their own select after it wakes.)
-//   * once closed_, no node is ever added to either queue, and both are empty.
+//   * once closed_, no node is ever added to either queue; close() empties both
+//     (the receivers a batch at a time, see Close).
 //   * a node's data is written only by the party that claimed its waiter, between the
 //     claim and the wake; the waiter reads it only after park returns.
 //
@@ -34,8 +35,10 @@
 // earlier ones — FIFO); wake it; a buffered value → take it; non-blocking → fail;
 // else park in recvq_ with data = dst.
 //
-// Close: mark closed, claim every receiver (their optionals stay empty: closed) and
-// every sender (data = null), wake them after unlocking.
+// Close: mark closed, claim every sender (data = null) and the first receivers (their
+// optionals stay empty: closed), wake them after unlocking, then claim and wake the
+// remaining receivers a batch at a time (detail::wake_closed: each node is touched
+// while it is still in the cache, which matters when thousands wait).
 //
 // Lifetime: every waker claims under mu_ and wakes after unlocking (wake_list), and
 // touches nothing of the woken party afterwards. The channel itself stays alive during
@@ -181,15 +184,22 @@ bool chan_base::recv(void* dst, bool block) {
 }
 
 void chan_base::close() {
+  // Blocked senders are few (each holds a value that now cannot be sent); blocked
+  // receivers may be thousands (a close is Go's broadcast): they are woken a batch
+  // at a time (wake_closed; the caller's handle keeps the channel alive).
   wake_list wakes;
-  std::lock_guard lock(mu_);
-  if (closed_) throw channel_error(msg_close_closed);
-  closed_ = true;
-  recvq_.claim_all(wakes);
-  while (wait_node* n = sendq_.claim_front()) {
-    n->data = nullptr;  // tells the sender it was woken by close
-    wakes.push(n);
+  bool more_receivers;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) throw channel_error(msg_close_closed);
+    closed_ = true;
+    while (wait_node* n = sendq_.claim_front()) {
+      n->data = nullptr;  // tells the sender it was woken by close
+      wakes.push(n);
+    }
+    more_receivers = recvq_.claim_some(wakes, wake_batch);
   }
+  wake_closed(mu_, recvq_, wakes, more_receivers);
 }
 
 std::size_t chan_base::size() noexcept {

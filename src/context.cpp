@@ -26,13 +26,17 @@
 //   under mu_:   if done, stop (first cancel wins). Record err_ and cause_ (cause
 //                defaults to err), then done_ = true (release; err_/cause_ are never
 //                written again, so readers that acquire done_ read them lock-free);
-//                claim every waiter of the done signal (wait_queue::claim_all);
+//                claim the first waiters of the done signal (wait_queue::claim_some);
 //                detach every child into the node's detached_ list, pinning it with a
 //                strong reference (a child whose last reference is already gone is
 //                skipped: its destructor is about to unlink itself and it has no
 //                observers left). A node with nothing detached is settled at once.
 //   unlocked:    request_stop() the std::stop_source if one was handed out; wake the
-//                claimed waiters; stop the deadline timer.
+//                claimed waiters, then the rest a batch at a time (detail::wake_closed:
+//                claimed under mu_, woken after it; every caller of finish holds a
+//                reference to the node, so the relocking is safe); stop the deadline
+//                timer. Cancel functions waiting for the node to settle queue apart
+//                (settle_waiters_), so a done signal's broadcast never wakes them.
 //
 // The winner of finish then cancels the detached children with the same err and
 // cause, depth first and iteratively (an explicit stack threaded through the nodes'
@@ -373,13 +377,14 @@ class cancel_node : public node, public child_hook {
   bool finish(const go::error& err, const go::error& cause) noexcept {
     wake_list wakes;
     std::optional<std::stop_source> ss;
+    bool more_waiters;
     {
       std::lock_guard g(mu_);
       if (done_.load(std::memory_order_relaxed)) return false;
       err_ = err;
       cause_ = cause ? cause : err;
       done_.store(true, std::memory_order_release);
-      waiters_.claim_all(wakes);
+      more_waiters = waiters_.claim_some(wakes, go::detail::wake_batch);
       for (child_hook* c = children_; c != nullptr;) {
         child_hook* next = c->next;
         c->prev = c->next = nullptr;
@@ -399,7 +404,7 @@ class cancel_node : public node, public child_hook {
     // Stop requests first, so that a waiter woken below already sees its
     // stop_token stop_requested().
     if (ss) ss->request_stop();
-    wakes.wake_all();
+    go::detail::wake_closed(mu_, waiters_, wakes, more_waiters);  // our caller holds the node
     if (timer_) timer_->stop();
     return true;
   }
@@ -457,7 +462,7 @@ class cancel_node : public node, public child_hook {
       {
         std::lock_guard g(n->mu_);
         n->settled_ = true;
-        n->waiters_.claim_all(wakes);  // done: the queue holds only settle waiters
+        n->settle_waiters_.claim_all(wakes);
         parent = std::move(n->settles_parent_);
         unlink_now = n->unlink_when_settled_;
       }
@@ -489,7 +494,7 @@ class cancel_node : public node, public child_hook {
     {
       std::lock_guard g(mu_);
       if (settled_) return;
-      waiters_.push_back(&n);  // done: the queue now holds only settle waiters
+      settle_waiters_.push_back(&n);
     }
     w.park();
   }
@@ -545,6 +550,7 @@ class cancel_node : public node, public child_hook {
   go::error err_;    // written once, under mu_, before done_ is set
   go::error cause_;  // likewise
   wait_queue waiters_;              // done-signal waiters; under mu_
+  wait_queue settle_waiters_;       // cancel functions waiting for settling; under mu_
   child_hook* children_ = nullptr;  // under mu_
   std::size_t nchildren_ = 0;       // under mu_
   std::optional<std::stop_source> stop_src_;  // under mu_; created on demand

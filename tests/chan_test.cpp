@@ -272,6 +272,51 @@ TEST(Chan, CloseWakesBlockedSenders) {
   }
 }
 
+// close() wakes its receivers a batch at a time (detail::wake_closed): thousands of
+// receivers, tasks and threads, some in a select whose other case may win while the
+// broadcast is under way. Every receiver returns exactly once, and every value sent on
+// the other channel is received exactly once or stays buffered.
+TEST(Chan, CloseWakesThousandsOfReceiversWhileSomeLeave) {
+  const int rounds = gocxx_test::scaled(20);
+  const int tasks = gocxx_test::scaled(3000);
+  const int threads = 4;
+  std::mt19937 rng(12345);
+  for (int r = 0; r < rounds; ++r) {
+    go::chan<int> c;
+    go::chan<int> other(static_cast<std::size_t>(tasks + threads));
+    std::atomic<int> started{0}, closed_seen{0}, other_seen{0};
+    auto receive = [c, other, &started, &closed_seen, &other_seen](int i) {
+      started.fetch_add(1);
+      if (i % 3 == 0) {
+        bool from_other = false;
+        go::select(go::recv(c, [](std::optional<int> v) { EXPECT_EQ(v, std::nullopt); }),
+                   go::recv(other, [&](int) { from_other = true; }));
+        (from_other ? other_seen : closed_seen).fetch_add(1);
+      } else {
+        EXPECT_EQ(c.recv(), std::nullopt);
+        closed_seen.fetch_add(1);
+      }
+    };
+    const int extra = static_cast<int>(rng() % static_cast<unsigned>(tasks / 3 + 1));
+    std::thread closer([&] {
+      while (started.load() < tasks + threads) std::this_thread::yield();
+      std::thread feeder([&] {
+        for (int k = 0; k < extra; ++k) other.send(k);
+      });
+      if (rng() % 2) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
+      c.close();
+      feeder.join();
+    });
+    std::vector<std::thread> ts;
+    for (int i = 0; i < threads; ++i) ts.emplace_back([&receive, i] { receive(3 * i); });
+    run_tasks(tasks, receive);
+    for (auto& t : ts) t.join();
+    closer.join();
+    ASSERT_EQ(closed_seen.load() + other_seen.load(), tasks + threads);
+    ASSERT_EQ(other_seen.load() + static_cast<int>(other.size()), extra);
+  }
+}
+
 TEST(Chan, MoveOnlyAndNoLeaks) {
   {
     go::chan<std::unique_ptr<std::string>> u(0), b(4);

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "go/chan.hpp"
 #include "go/detail/waiter.hpp"
 #include "go/errors.hpp"
 #include "go/runtime.hpp"
@@ -1429,6 +1430,78 @@ TEST(Context, FromStopToken) {
 // cancellation from tasks and threads. Checks the invariants at the end of each round:
 // everything derived from the root is done with the root's cause (or its own earlier
 // one), nothing stays registered, and every after_func ran or was stopped.
+// A cancel wakes the done signal's waiters a batch at a time (detail::wake_closed):
+// thousands of them, tasks and threads, waiting with wait(), done().wait(), wait_for
+// (whose timeouts expire while the broadcast is under way) and select (whose other
+// case may win meanwhile). Every waiter returns exactly once, and err() is set when
+// it returns from a wake. A second cancel racing with the first returns only once a
+// child made before it is done, too (the settle waiters queue apart from the done
+// signal's, so the broadcast does not wake them early).
+TEST(Context, CancelWakesThousandsOfWaitersWhileSomeLeave) {
+  const int rounds = sanitized ? 3 : 20;
+  const int tasks = sanitized ? 300 : 3000;
+  const int threads = 4;
+  std::mt19937 rng(777);
+  for (int r = 0; r < rounds; ++r) {
+    auto [c, cancel] = ctx::with_cancel(ctx::background());
+    std::vector<std::pair<Context, ctx::cancel_func>> children;
+    for (int i = 0; i < 50; ++i) children.push_back(ctx::with_cancel(c));
+    go::chan<int> other(static_cast<std::size_t>(tasks + threads));
+    std::atomic<int> started{0}, woken{0}, timed_out{0}, from_other{0};
+    auto wait = [c = c, other, &started, &woken, &timed_out, &from_other](int i) {
+      started.fetch_add(1);
+      switch (i % 4) {
+        case 0:
+          c.wait();
+          break;
+        case 1:
+          c.done().wait();
+          break;
+        case 2:
+          if (!c.wait_for(std::chrono::microseconds(50 + i % 500))) {
+            timed_out.fetch_add(1);
+            return;
+          }
+          break;
+        default: {
+          bool got = false;
+          go::select(go::recv(c.done()), go::recv(other, [&](int) { got = true; }));
+          if (got) {
+            from_other.fetch_add(1);
+            return;
+          }
+        }
+      }
+      EXPECT_TRUE(c.err() == ctx::canceled);
+      woken.fetch_add(1);
+    };
+    const int extra = static_cast<int>(rng() % static_cast<unsigned>(tasks / 4 + 1));
+    std::thread canceller([&, cancel = cancel] {
+      while (started.load() < tasks + threads) std::this_thread::yield();
+      std::thread feeder([&] {
+        for (int k = 0; k < extra; ++k) other.send(k);
+      });
+      std::thread second([&, cancel] {
+        cancel();
+        for (auto& ch : children) EXPECT_TRUE(ch.first.err() == ctx::canceled);
+      });
+      cancel();
+      for (auto& ch : children) EXPECT_TRUE(ch.first.err() == ctx::canceled);
+      second.join();
+      feeder.join();
+    });
+    std::vector<std::thread> ts;
+    for (int i = 0; i < threads; ++i) ts.emplace_back([&wait, i] { wait(i); });
+    go::sync::WaitGroup wg;
+    for (int i = 0; i < tasks; ++i) wg.go([&wait, i] { wait(i); });
+    wg.wait();
+    for (auto& t : ts) t.join();
+    canceller.join();
+    ASSERT_EQ(woken.load() + timed_out.load() + from_other.load(), tasks + threads);
+    ASSERT_EQ(from_other.load() + static_cast<int>(other.size()), extra);
+  }
+}
+
 TEST(Context, RandomizedStress) {
   const int rounds = sanitized ? 15 : 60;
   const int workers = 8;

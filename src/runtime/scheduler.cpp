@@ -2,7 +2,8 @@
 //
 // Workers. The runtime runs max_procs worker threads (Go's Ps and Ms in one). Each has
 // a run queue of tasks not yet started (runq.hpp; stealable), a private FIFO of fibers
-// ready to resume, and an inbox through which other threads hand it fibers to resume.
+// ready to resume (ready_ring, a ring of pointers), and an inbox through which other
+// threads hand it fibers to resume.
 //
 // Tasks and fibers. A task starts as a closure in a run queue. A worker runs it inline,
 // on whatever fiber is running the worker's loop — no stack switch, no stack of its
@@ -377,11 +378,24 @@ task_slots& task_local() noexcept {
   return f ? f->task_local : tls_thread_local_slot;
 }
 
-void worker::make_ready_local(fiber* f) noexcept {
-  f->next = nullptr;
-  if (ready_tail) ready_tail->next = f; else ready_head = f;
-  ready_tail = f;
+void ready_ring::grow() noexcept {
+  const std::size_t cap = cap_ ? 2 * cap_ : 256;
+  std::unique_ptr<fiber*[]> buf(new (std::nothrow) fiber*[cap]);
+  if (!buf) die("gocxx: out of memory growing a worker's ready list\n");
+  for (std::size_t i = head_; i != tail_; ++i) buf[i - head_] = buf_[i & (cap_ - 1)];
+  tail_ -= head_;
+  head_ = 0;
+  cap_ = cap;
+  buf_ = std::move(buf);
 }
+
+void ready_ring::reverse_last(std::size_t n) noexcept {
+  for (std::size_t i = tail_ - n, j = tail_ - 1; i < j; ++i, --j) {
+    std::swap(buf_[i & (cap_ - 1)], buf_[j & (cap_ - 1)]);
+  }
+}
+
+void worker::make_ready_local(fiber* f) noexcept { ready.push(f); }
 
 void make_ready(fiber* f) noexcept {
   worker* owner = f->owner;
@@ -403,28 +417,18 @@ fiber* pop_ready(worker* w) noexcept {
   // tasks that keep yielding (re-queued on the ready list) must not starve fibers
   // woken by other threads. They join the FIFO behind what is already ready.
   if (w->inbox.load(std::memory_order_relaxed)) {
-    // The inbox is LIFO: reverse it onto the FIFO.
+    // The inbox is LIFO: append it to the ring (one pass over its links), then
+    // reverse what was appended, in the ring.
     fiber* list = w->inbox.exchange(nullptr, std::memory_order_acquire);
-    fiber* rev = nullptr;
-    while (list) {
-      fiber* n = list->next;
-      list->next = rev;
-      rev = list;
-      list = n;
+    std::size_t n = 0;
+    for (; list; ++n) {
+      fiber* next = list->next;
+      w->ready.push(list);
+      list = next;
     }
-    while (rev) {
-      fiber* n = rev->next;
-      w->make_ready_local(rev);
-      rev = n;
-    }
+    w->ready.reverse_last(n);
   }
-  fiber* f = w->ready_head;
-  if (f) {
-    w->ready_head = f->next;
-    if (!w->ready_head) w->ready_tail = nullptr;
-    f->next = nullptr;
-  }
-  return f;
+  return w->ready.pop();
 }
 
 // Takes a batch from the global queue: runs the first, queues the rest locally.
@@ -460,7 +464,7 @@ task* steal(runtime_state& r, worker* w) noexcept {
 }
 
 bool has_local_work(worker* w) noexcept {
-  return w->ready_head || w->inbox.load(std::memory_order_acquire) || !w->runq.empty();
+  return !w->ready.empty() || w->inbox.load(std::memory_order_acquire) || !w->runq.empty();
 }
 
 // Spins briefly waiting for work to appear; true if some did.

@@ -5,7 +5,9 @@
 #include <boost/context/detail/fcontext.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <thread>
 
 #include "go/detail/waiter.hpp"
@@ -33,7 +35,7 @@ struct eh_state {
 struct fiber {
   bctx::fcontext_t ctx = nullptr;  // saved context while not running
   worker* owner = nullptr;
-  fiber* next = nullptr;           // link: ready list, inbox or idle list
+  fiber* next = nullptr;           // link: inbox or idle list
   stack stk{};                     // empty for the native fiber
   const char* stack_lo = nullptr;  // lowest usable address of stk (overflow check)
   eh_state eh{};
@@ -46,6 +48,39 @@ struct fiber {
   void* tsan_fiber = nullptr;
 };
 
+// A worker's FIFO of fibers ready to resume: a ring of pointers that doubles when
+// full. Queueing and popping a fiber touch only the ring, never the fiber: when a
+// broadcast (a context made done, a channel closed) readies thousands of fibers at
+// once, each lives on a stack page of its own, and an intrusive list (a link in every
+// fiber) paid a cache and TLB miss for every fiber on every pass over it.
+// Owner thread only; growing dies on out of memory, as a task stack does.
+class ready_ring {
+ public:
+  bool empty() const noexcept { return head_ == tail_; }
+  void push(fiber* f) noexcept {
+    if (tail_ - head_ == cap_) grow();
+    buf_[tail_++ & (cap_ - 1)] = f;
+  }
+  // The oldest fiber, or nullptr. Prefetches the one after it: resuming a fiber
+  // first reads its saved context, on its own stack page (a cache and TLB miss), and
+  // the prefetch overlaps that miss with running the fiber popped now.
+  fiber* pop() noexcept {
+    if (empty()) return nullptr;
+    fiber* f = buf_[head_++ & (cap_ - 1)];
+    if (!empty()) __builtin_prefetch(buf_[head_ & (cap_ - 1)]);
+    return f;
+  }
+  // Reverses the order of the last n fibers pushed.
+  void reverse_last(std::size_t n) noexcept;
+
+ private:
+  void grow() noexcept;
+  std::unique_ptr<fiber*[]> buf_;
+  std::size_t cap_ = 0;   // a power of two, or 0 before the first push
+  std::size_t head_ = 0;  // next to pop (counts up; taken modulo cap_)
+  std::size_t tail_ = 0;  // next free slot
+};
+
 enum class worker_state : int { running, spinning, sleeping, frozen };
 
 struct worker {
@@ -54,8 +89,7 @@ struct worker {
   const int id;
   run_queue runq;                           // unstarted tasks; stealable
   std::atomic<fiber*> inbox{nullptr};       // fibers made ready by other threads (LIFO)
-  fiber* ready_head = nullptr;              // fibers ready to resume (FIFO; owner only)
-  fiber* ready_tail = nullptr;
+  ready_ring ready;                         // fibers ready to resume (owner only)
   fiber* current = nullptr;                 // the running fiber
   fiber* native = nullptr;
   fiber* idle = nullptr;                    // loop fibers with nothing to do

@@ -25,7 +25,8 @@
 // between claim and wake; after wake() it must not touch the waiter again.
 //
 // Lifetime rule: claim under the owner's lock, wake after releasing it (wake_list),
-// because a woken waiter may destroy the owner at once.
+// because a woken waiter may destroy the owner at once. (wake_closed, for broadcasts,
+// relocks after waking: only where the waker keeps the owner alive.)
 //
 // Thread safety: try_claim and wake may be called from any task or thread. park and
 // park_until are called only by the waiter's owner, once per waiter. wait_queue is
@@ -180,6 +181,9 @@ class wait_queue {
   // woken once the caller has released the owner's lock. Empties the queue.
   void claim_all(wake_list& out) noexcept;
 
+  // As claim_all, but stops after `max` claimed waiters; returns whether nodes remain.
+  bool claim_some(wake_list& out, std::size_t max) noexcept;
+
  private:
   wait_node* head_ = nullptr;
   wait_node* tail_ = nullptr;
@@ -232,6 +236,41 @@ class wake_list {
 
 inline void wait_queue::claim_all(wake_list& out) noexcept {
   while (wait_node* n = claim_front()) out.push(n);
+}
+
+inline bool wait_queue::claim_some(wake_list& out, std::size_t max) noexcept {
+  for (std::size_t i = 0; i < max; ++i) {
+    wait_node* n = claim_front();
+    if (!n) return false;
+    out.push(n);
+  }
+  return !empty();
+}
+
+// Waiters claimed per batch by wake_closed below: their nodes (each on its own task
+// stack, so each on its own page) are still in the cache and the TLB when woken.
+inline constexpr std::size_t wake_batch = 64;
+
+// A broadcast to a queue that takes no new waiters any more (its owner was closed or
+// made done under `mu`): wakes what `wakes` holds — the first batch, claimed by the
+// caller together with the close — then claims the rest of `q` wake_batch nodes at a
+// time under `mu` and wakes each batch after releasing it. Claiming everything first
+// and waking afterwards would walk the queue twice, and with thousands of waiters
+// every node would miss the cache and the TLB both times. Waiters that leave the
+// queue meanwhile (another select case, a timeout) are simply not found.
+//
+// Unlike a plain wake_list this relocks `mu` after waking: the caller must keep the
+// owner of `mu` and `q` alive for the whole call (it holds a reference), so that no
+// woken waiter can destroy them. Non-blocking apart from `mu`.
+template <class Lockable>
+void wake_closed(Lockable& mu, wait_queue& q, wake_list& wakes, bool more) noexcept {
+  for (;;) {
+    wakes.wake_all();
+    if (!more) return;
+    mu.lock();
+    more = q.claim_some(wakes, wake_batch);
+    mu.unlock();
+  }
 }
 
 // The runtime's internal lock: a futex-based mutex (spins briefly, then sleeps the
