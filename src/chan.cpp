@@ -42,7 +42,8 @@
 //
 // Lifetime: every waker claims under mu_ and wakes after unlocking (wake_list), and
 // touches nothing of the woken party afterwards. The channel itself stays alive during
-// an operation because the caller holds a handle.
+// an operation because the caller holds a handle — and during close(), which relocks
+// after waking, because close() copies the handle's reference first.
 //
 // Select (selectgo). With cases c[0..n):
 //   1. Order: a random permutation of the cases (pollorder: uniform choice among ready
@@ -186,7 +187,8 @@ bool chan_base::recv(void* dst, bool block) {
 void chan_base::close() {
   // Blocked senders are few (each holds a value that now cannot be sent); blocked
   // receivers may be thousands (a close is Go's broadcast): they are woken a batch
-  // at a time (wake_closed; the caller's handle keeps the channel alive).
+  // at a time (wake_closed; the handle's close() holds a reference of its own, so
+  // the channel outlives the relocking even if a woken receiver drops every other).
   wake_list wakes;
   bool more_receivers;
   {

@@ -335,9 +335,11 @@ class send_ops {
   // Throws channel_error("close of closed channel") or ("close of nil channel").
   // Never blocks.
   void close() const {
-    chan_base* s = base();
-    if (!s) throw channel_error("close of nil channel");
-    s->close();
+    // A reference of our own: close() wakes receivers a batch at a time and relocks
+    // the channel between batches, and a woken receiver may drop every other handle.
+    const auto keep = static_cast<const Self*>(this)->ref_;
+    if (!keep) throw channel_error("close of nil channel");
+    keep.get()->close();
   }
 
  private:

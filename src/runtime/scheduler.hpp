@@ -53,17 +53,20 @@ struct fiber {
 // broadcast (a context made done, a channel closed) readies thousands of fibers at
 // once, each lives on a stack page of its own, and an intrusive list (a link in every
 // fiber) paid a cache and TLB miss for every fiber on every pass over it.
-// Owner thread only; growing dies on out of memory, as a task stack does.
+// Owner thread only; growing dies on out of memory, as a task stack does. A worker
+// that runs out of work trims a ring grown past keep_capacity (a broadcast to 100,000
+// tasks leaves one of about 1 MiB).
 class ready_ring {
  public:
   bool empty() const noexcept { return head_ == tail_; }
   void push(fiber* f) noexcept {
-    if (tail_ - head_ == cap_) grow();
+    if (tail_ - head_ == cap_) [[unlikely]] grow();
     buf_[tail_++ & (cap_ - 1)] = f;
   }
-  // The oldest fiber, or nullptr. Prefetches the one after it: resuming a fiber
-  // first reads its saved context, on its own stack page (a cache and TLB miss), and
-  // the prefetch overlaps that miss with running the fiber popped now.
+  // The oldest fiber, or nullptr. Prefetches the one after it (the fiber object, at
+  // the top of its stack): resuming a fiber reads it and then its saved context a
+  // little further down the same page — a cache and a TLB miss after a broadcast —
+  // and the prefetch overlaps them with running the fiber popped now.
   fiber* pop() noexcept {
     if (empty()) return nullptr;
     fiber* f = buf_[head_++ & (cap_ - 1)];
@@ -72,9 +75,13 @@ class ready_ring {
   }
   // Reverses the order of the last n fibers pushed.
   void reverse_last(std::size_t n) noexcept;
+  // Frees the buffer if the ring is empty and has grown past keep_capacity.
+  void trim() noexcept;
+
+  static constexpr std::size_t keep_capacity = 4096;
 
  private:
-  void grow() noexcept;
+  [[gnu::noinline]] void grow() noexcept;
   std::unique_ptr<fiber*[]> buf_;
   std::size_t cap_ = 0;   // a power of two, or 0 before the first push
   std::size_t head_ = 0;  // next to pop (counts up; taken modulo cap_)
@@ -114,7 +121,7 @@ struct worker {
   [[noreturn]] void loop();
   void suspend() noexcept;
   void yield() noexcept;
-  void make_ready_local(fiber* f) noexcept;
+  void make_ready_local(fiber* f) noexcept { ready.push(f); }
 };
 
 // Makes a parked fiber runnable on its owner; callable from any thread.
