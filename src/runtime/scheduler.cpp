@@ -480,7 +480,7 @@ bool spin(runtime_state& r, worker* w) noexcept {
   // At most half the workers spin, as in Go, but two may always: a started task
   // never changes worker, so two tasks handing work back and forth across two
   // workers would otherwise put one worker to sleep on every hand-off while the
-  // other spins (a futex wake per hop: 7-9 µs per channel ping-pong round trip
+  // other spins (a futex wake per hop: 7-15 µs per channel ping-pong round trip
   // instead of ~130 ns, in 3 of 8 runs on the 2-core test machine).
   const int n = r.nworkers.load(std::memory_order_relaxed);
   if (r.spinning_count.load(std::memory_order_relaxed) >= std::max(2, n / 2)) return false;
