@@ -504,8 +504,9 @@ bool spin(runtime_state& r, worker* w) noexcept {
       }
     } else {
       sched_yield();
+      found = has_local_work(w);
     }
-    found = found || has_local_work(w) || any_runq_work(r, w) || r.exiting.load(std::memory_order_relaxed);
+    found = found || any_runq_work(r, w) || r.exiting.load(std::memory_order_relaxed);
     if ((i & 7) == 7) {  // every ~6 µs busy, every 8 yields after
       if (!found) found = netpoll_harvest();  // woken I/O waiters of this worker are local now
       if (!found && std::chrono::steady_clock::now() > until) break;

@@ -234,9 +234,7 @@ class wake_list {
   wait_node* tail_ = nullptr;
 };
 
-inline void wait_queue::claim_all(wake_list& out) noexcept {
-  while (wait_node* n = claim_front()) out.push(n);
-}
+inline void wait_queue::claim_all(wake_list& out) noexcept { claim_some(out, SIZE_MAX); }
 
 inline bool wait_queue::claim_some(wake_list& out, std::size_t max) noexcept {
   for (std::size_t i = 0; i < max; ++i) {
