@@ -252,7 +252,11 @@ bool default_routes(raw_server& s, int fd, const raw_request& r) {
   if (p == "/missing") return send_all(fd, response("404 Not Found", "no such thing\n"));
   if (p == "/then-close") {  // a keep-alive answer, then the server drops the connection
     send_all(fd, response("200 OK", "bye\n"));
-    s.nap(2ms);
+    // FIN follows the answer at once, so the client finds the connection dead when it
+    // looks at it again. (With a pause here the client's next request raced the FIN: it
+    // went out on the dying connection, died, and libcurl retried it on other cached
+    // connections in the same state — five such deaths in a row exhaust libcurl's retry
+    // limit, a rare failure under load.)
     // Close as servers do (Go's closeWriteAndWait): send FIN, then read and discard
     // what the client sent meanwhile before closing; closing with unread input would
     // answer it with a reset ("Connection reset by peer") instead of an end of stream.
