@@ -26,7 +26,7 @@
 //   under mu_:   if done, stop (first cancel wins). Record err_ and cause_ (cause
 //                defaults to err), then done_ = true (release; err_/cause_ are never
 //                written again, so readers that acquire done_ read them lock-free);
-//                claim the first waiters of the done signal (wait_queue::claim_some);
+//                claim the first waiters of the done signal (wait_set::claim_some);
 //                detach every child into the node's detached_ list, pinning it with a
 //                strong reference (a child whose last reference is already gone is
 //                skipped: its destructor is about to unlink itself and it has no
@@ -316,7 +316,7 @@ class cancel_node : public node, public child_hook {
   bool enqueue(wait_node* n) noexcept {
     std::lock_guard g(mu_);
     if (done_.load(std::memory_order_relaxed)) return false;
-    waiters_.push_back(n);
+    waiters_.insert(n);
     return true;
   }
   void dequeue(wait_node* n) noexcept {
@@ -549,7 +549,7 @@ class cancel_node : public node, public child_hook {
   std::atomic<bool> done_{false};
   go::error err_;    // written once, under mu_, before done_ is set
   go::error cause_;  // likewise
-  wait_queue waiters_;              // done-signal waiters; under mu_
+  go::detail::wait_set waiters_;    // done-signal waiters; under mu_
   wait_queue settle_waiters_;       // cancel functions waiting for settling; under mu_
   child_hook* children_ = nullptr;  // under mu_
   std::size_t nchildren_ = 0;       // under mu_

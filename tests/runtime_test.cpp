@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -479,6 +480,123 @@ TEST(Runtime, AddsWorkersWhenAllAreStuck) {
   done.wait();
   EXPECT_TRUE(flag.load());
   EXPECT_GT(go::runtime::get_stats().workers, procs);
+}
+
+// wait_set against a model (a std::set of the nodes inside): random inserts, removals
+// and bounded claims, with some waiters already claimed elsewhere (a select's other
+// case, a timeout), which a claim must drop and never return.
+TEST(Runtime, WaitSetMatchesAModel) {
+  std::mt19937 rng(2026);
+  for (int round = 0; round < 200; ++round) {
+    const int n = 1 + static_cast<int>(rng() % 300);
+    std::vector<std::unique_ptr<gd::waiter>> ws;
+    std::vector<gd::wait_node> nodes(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      ws.push_back(std::make_unique<gd::waiter>());
+      nodes[static_cast<std::size_t>(i)].w = ws.back().get();
+      nodes[static_cast<std::size_t>(i)].token = static_cast<std::uint32_t>(i + 1);
+    }
+    gd::wait_set set;
+    std::set<int> inside, claimed_elsewhere, claimed;
+    int next = 0;
+    while (next < n || !inside.empty()) {
+      const unsigned op = rng() % 4;
+      if (op == 0 && next < n) {
+        set.insert(&nodes[static_cast<std::size_t>(next)]);
+        inside.insert(next++);
+      } else if (op == 1 && !inside.empty()) {  // a waiter leaves by itself
+        auto it = std::next(inside.begin(), static_cast<long>(rng() % inside.size()));
+        ASSERT_TRUE(set.remove(&nodes[static_cast<std::size_t>(*it)]));
+        ASSERT_FALSE(set.remove(&nodes[static_cast<std::size_t>(*it)]));
+        inside.erase(it);
+      } else if (op == 2 && !inside.empty()) {  // claimed elsewhere, still inside
+        auto it = std::next(inside.begin(), static_cast<long>(rng() % inside.size()));
+        if (ws[static_cast<std::size_t>(*it)]->try_claim(gd::timeout_token)) claimed_elsewhere.insert(*it);
+      } else if (op == 3) {
+        const std::size_t max = 1 + rng() % 8;
+        gd::wake_list out;
+        const bool more = set.claim_some(out, max);
+        std::size_t got = 0;
+        // The wake_list links its nodes through next; read them before it wakes them.
+        for (auto& node : nodes) {
+          const int i = static_cast<int>(&node - nodes.data());
+          if (!node.linked && inside.count(i)) {
+            inside.erase(i);
+            if (!claimed_elsewhere.count(i)) {
+              EXPECT_EQ(ws[static_cast<std::size_t>(i)]->token(), node.token);
+              EXPECT_TRUE(claimed.insert(i).second);
+              ++got;
+            }
+          }
+        }
+        EXPECT_LE(got, max);
+        EXPECT_EQ(more, !inside.empty());
+        if (more) {
+          EXPECT_EQ(got, max);
+        }
+      }
+      ASSERT_EQ(set.empty(), inside.empty());
+    }
+    // Every node left the set exactly once: removed, dropped, or claimed here.
+    for (int i : claimed) EXPECT_FALSE(claimed_elsewhere.count(i));
+  }
+}
+
+// A broadcast through a wait_set (wake_closed, a batch at a time) wakes every task
+// and thread still waiting, while others leave the set at their deadlines.
+TEST(Runtime, WaitSetBroadcastWhileWaitersLeave) {
+  struct gate {
+    gd::spin_mutex mu;
+    gd::wait_set waiters;
+    bool open = false;
+    bool wait(gd::clock::time_point deadline) {
+      gd::waiter w;
+      gd::wait_node node{&w};
+      {
+        std::lock_guard lock(mu);
+        if (open) return true;
+        waiters.insert(&node);
+      }
+      if (w.park_until(deadline)) return true;
+      std::lock_guard lock(mu);
+      waiters.remove(&node);
+      return false;
+    }
+    void set() {  // the caller keeps the gate alive until this returns
+      gd::wake_list wakes;
+      bool more;
+      {
+        std::lock_guard lock(mu);
+        open = true;
+        more = waiters.claim_some(wakes, gd::wake_batch);
+      }
+      gd::wake_closed(mu, waiters, wakes, more);
+    }
+  };
+  const int rounds = sanitized ? 3 : 20;
+  const int tasks = sanitized ? 300 : 3000;
+  for (int r = 0; r < rounds; ++r) {
+    gate g;
+    std::atomic<int> started{0}, woken{0}, left{0};
+    countdown finished(tasks + 2);
+    auto body = [&](int i) {
+      started.fetch_add(1);
+      const auto deadline = i % 3 == 0 ? gd::clock::now() + std::chrono::microseconds(20 + i % 400)
+                                       : gd::clock::time_point::max();
+      (g.wait(deadline) ? woken : left).fetch_add(1);
+      finished.done();
+    };
+    for (int i = 0; i < tasks; ++i) go::spawn([&body, i] { body(i); });
+    std::thread t1([&] { body(1); }), t2([&] { body(3); });
+    while (started.load() < tasks + 2) std::this_thread::yield();
+    g.set();
+    finished.wait();
+    t1.join();
+    t2.join();
+    EXPECT_EQ(woken.load() + left.load(), tasks + 2);
+    EXPECT_GE(woken.load(), tasks * 2 / 3);
+    EXPECT_TRUE(g.waiters.empty());
+  }
 }
 
 TEST(Runtime, ManyParkedTasks) {

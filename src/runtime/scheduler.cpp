@@ -227,7 +227,8 @@ void after_switch(bctx::transfer_t t) noexcept;
 [[noreturn]] void fiber_entry(bctx::transfer_t t) noexcept;
 
 fiber* new_loop_fiber(worker* w) {
-  stack s = stacks::acquire();
+  if (w->stack_cached == 0) w->stack_cached = stacks::acquire(w->stack_cache, worker::stack_cache_size / 2);
+  stack s = w->stack_cache[--w->stack_cached];
   // The fiber object sits at the top of its own stack.
   char* top = s.hi() - sizeof(fiber);
   top -= reinterpret_cast<std::uintptr_t>(top) % alignof(fiber);
@@ -246,13 +247,18 @@ fiber* new_loop_fiber(worker* w) {
   return f;
 }
 
-void free_fiber(fiber* f) noexcept {
+void free_fiber(worker* w, fiber* f) noexcept {
 #ifdef GOCXX_TSAN
   __tsan_destroy_fiber(f->tsan_fiber);
 #endif
   stack s = f->stk;
   f->~fiber();
-  stacks::release(s);
+  constexpr std::size_t half = worker::stack_cache_size / 2;
+  if (w->stack_cached == worker::stack_cache_size) {
+    w->stack_cached -= half;
+    stacks::release(w->stack_cache + w->stack_cached, half);
+  }
+  w->stack_cache[w->stack_cached++] = s;
 }
 
 // Switches the worker from `from` (the running fiber) to `to`. If from_dies, `from`
@@ -292,7 +298,7 @@ void after_switch(bctx::transfer_t t) noexcept {
 #endif
   if (fiber* d = w->dying) {
     w->dying = nullptr;
-    free_fiber(d);
+    free_fiber(w, d);
   }
 }
 

@@ -102,27 +102,40 @@ std::size_t size() noexcept { return the_pool().stack_size; }
 std::size_t page_size() noexcept { return the_pool().page; }
 
 stack acquire() {
+  stack s;
+  acquire(&s, 1);
+  return s;
+}
+
+std::size_t acquire(stack* out, std::size_t n) {
   pool& p = the_pool();
   std::lock_guard lock(p.mu);
   p.sized = true;
+  std::size_t got = 0;
   for (std::vector<stack>* list : {&p.hot_guarded, &p.hot_plain, &p.cold_guarded, &p.cold_plain}) {
-    if (!list->empty()) {
-      stack s = list->back();
+    while (got < n && !list->empty()) {
+      out[got++] = list->back();
       list->pop_back();
-      return s;
     }
   }
-  grow(p);
-  return acquire_after_grow(p);
+  if (got == 0) {
+    grow(p);
+    out[got++] = acquire_after_grow(p);
+  }
+  return got;
 }
 
-void release(const stack& s) noexcept {
+void release(const stack& s) noexcept { release(&s, 1); }
+
+void release(const stack* s, std::size_t n) noexcept {
   pool& p = the_pool();
   std::lock_guard lock(p.mu);
-  try {
-    (s.guarded ? p.hot_guarded : p.hot_plain).push_back(s);
-  } catch (...) {
-    // Out of memory for the free list: this stack's address space is lost.
+  for (std::size_t i = 0; i < n; ++i) {
+    try {
+      (s[i].guarded ? p.hot_guarded : p.hot_plain).push_back(s[i]);
+    } catch (...) {
+      // Out of memory for the free list: this stack's address space is lost.
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // go/detail/waiter.hpp — the runtime's one parking primitive and its wait queue.
 //
 // Every blocking operation in gocxx (WaitGroup, Mutex, channels, select, context,
-// timers, I/O) is built from three pieces defined here:
+// timers, I/O) is built from the pieces defined here:
 //
 //   waiter      one blocked party: the calling task (which parks, freeing its worker)
 //               or the calling OS thread (which blocks on a futex). A waiter is
@@ -9,6 +9,9 @@
 //   wait_node   one entry of a waiter in one wait_queue (a waiter blocked in select
 //               has one node per case). Carries a data pointer for hand-offs.
 //   wait_queue  an intrusive FIFO of wait_nodes, protected by its owner's lock.
+//   wait_set    the same for owners that only ever wake all their waiters at once
+//               (a context's done signal): unordered, an array, so that a broadcast
+//               to thousands can prefetch its way through their nodes.
 //
 // Protocol. Waking is split in two steps, as in Go's select (sudog + selectDone):
 //
@@ -37,6 +40,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 
 namespace go::detail {
 
@@ -108,6 +112,12 @@ class waiter {
   // reported early.
   bool park_until(clock::time_point deadline) noexcept;
 
+  // A hint: starts loading what wake() will touch of the owner (a parked task's
+  // fiber), for a waker about to wake many waiters. No effect on a thread's waiter.
+  void prefetch_owner() const noexcept {
+    if (fiber_) __builtin_prefetch(fiber_, 1);
+  }
+
  private:
   friend struct waiter_access;
   std::atomic<std::uint32_t> claim_{0};
@@ -121,6 +131,7 @@ struct wait_node {
   void* data = nullptr;         // operation-specific (a value slot, a weight, ...)
   std::uint32_t token = 1;      // passed to try_claim when a notifier picks this node
   bool linked = false;          // in a queue; read and written under the owner's lock
+  std::size_t slot = 0;         // its index in a wait_set while linked there
   wait_node* prev = nullptr;
   wait_node* next = nullptr;
 };
@@ -245,9 +256,97 @@ inline bool wait_queue::claim_some(wake_list& out, std::size_t max) noexcept {
   return !empty();
 }
 
+// The waiters of an owner that only ever wakes them all at once (a context's done
+// signal): an unordered set of wait_nodes in one array, which a broadcast walks with
+// prefetching. Owners that wake waiters one at a time, in order, use wait_queue.
+//
+// Why not a wait_queue: a broadcast to thousands of waiters visits nodes that each
+// sit on a task stack of their own, so each is a cache and TLB miss, and in a linked
+// list each miss must complete before the next node's address is known — a walk over
+// 100,000 waiters was a chain of 100,000 serial misses. Here the addresses sit side
+// by side, and the walk prefetches the nodes a few steps ahead, so their misses
+// overlap.
+//
+// insert and remove are O(1) (remove moves the last node into the hole, so the order
+// is not kept: a broadcast needs none). Not synchronized: the owner's lock protects it.
+// insert allocates as the set grows and dies on out of memory, as a task stack does.
+class wait_set {
+ public:
+  wait_set() = default;
+  wait_set(const wait_set&) = delete;
+  wait_set& operator=(const wait_set&) = delete;
+  ~wait_set() { std::free(nodes_); }
+
+  bool empty() const noexcept { return size_ == 0; }
+
+  void insert(wait_node* n) noexcept {
+    if (size_ == cap_) [[unlikely]] grow();
+    n->slot = size_;
+    n->linked = true;
+    nodes_[size_++] = n;
+  }
+
+  // Removes n if it is still in the set; returns whether it was.
+  bool remove(wait_node* n) noexcept {
+    if (!n->linked) return false;
+    wait_node* last = nodes_[--size_];
+    nodes_[n->slot] = last;
+    last->slot = n->slot;
+    n->linked = false;
+    return true;
+  }
+
+  // Claims up to `max` waiters that can still be claimed (each with its node's
+  // token), removing them and the unclaimable ones it meets, and moves the claimed
+  // ones to `out`; returns whether nodes remain. Frees the array once it is empty.
+  bool claim_some(wake_list& out, std::size_t max) noexcept;
+
+  // claim_some without a bound: empties the set.
+  void claim_all(wake_list& out) noexcept { claim_some(out, SIZE_MAX); }
+
+ private:
+  void grow() noexcept;
+  wait_node** nodes_ = nullptr;  // malloc'd; size_ nodes in cap_ slots
+  std::size_t size_ = 0;
+  std::size_t cap_ = 0;
+};
+
 // Waiters claimed per batch by wake_closed below: their nodes (each on its own task
 // stack, so each on its own page) are still in the cache and the TLB when woken.
 inline constexpr std::size_t wake_batch = 64;
+
+inline void wait_set::grow() noexcept {
+  const std::size_t cap = cap_ ? 2 * cap_ : 8;
+  auto* p = static_cast<wait_node**>(std::realloc(nodes_, cap * sizeof(wait_node*)));
+  if (!p) std::abort();  // out of memory
+  nodes_ = p;
+  cap_ = cap;
+}
+
+inline bool wait_set::claim_some(wake_list& out, std::size_t max) noexcept {
+  // Nodes are taken from the end; the one `ahead` places further is prefetched, and
+  // so is each claimed waiter's task, which the wake will touch once the owner's lock
+  // is released.
+  constexpr std::size_t ahead = 16;
+  std::size_t claimed = 0;
+  while (size_ > 0 && claimed < max) {
+    const std::size_t i = --size_;
+    if (i >= ahead) __builtin_prefetch(nodes_[i - ahead], 1);
+    wait_node* n = nodes_[i];
+    n->linked = false;
+    if (n->w->try_claim(n->token)) {
+      n->w->prefetch_owner();
+      out.push(n);
+      ++claimed;
+    }
+  }
+  if (size_ == 0 && cap_ > wake_batch) {
+    std::free(nodes_);
+    nodes_ = nullptr;
+    cap_ = 0;
+  }
+  return size_ > 0;
+}
 
 // A broadcast to a queue that takes no new waiters any more (its owner was closed or
 // made done under `mu`): wakes what `wakes` holds — the first batch, claimed by the
@@ -260,8 +359,8 @@ inline constexpr std::size_t wake_batch = 64;
 // Unlike a plain wake_list this relocks `mu` after waking: the caller must keep the
 // owner of `mu` and `q` alive for the whole call (it holds a reference), so that no
 // woken waiter can destroy them. Non-blocking apart from `mu`.
-template <class Lockable>
-void wake_closed(Lockable& mu, wait_queue& q, wake_list& wakes, bool more) noexcept {
+template <class Lockable, class Waiters>  // Waiters: wait_queue or wait_set
+void wake_closed(Lockable& mu, Waiters& q, wake_list& wakes, bool more) noexcept {
   for (;;) {
     wakes.wake_all();
     if (!more) return;
