@@ -312,11 +312,12 @@ class cancel_node : public node, public child_hook {
     if (scope.outermost()) wait_settled();
   }
 
-  // done_channel support.
-  bool enqueue(wait_node* n) noexcept {
+  // done_channel support. An exclusive node's waiter has no other node and no
+  // deadline (wait_set::insert_exclusive): it is never dequeued.
+  bool enqueue(wait_node* n, bool exclusive = false) noexcept {
     std::lock_guard g(mu_);
     if (done_.load(std::memory_order_relaxed)) return false;
-    waiters_.insert(n);
+    if (exclusive) waiters_.insert_exclusive(n); else waiters_.insert(n);
     return true;
   }
   void dequeue(wait_node* n) noexcept {
@@ -378,6 +379,7 @@ class cancel_node : public node, public child_hook {
     wake_list wakes;
     std::optional<std::stop_source> ss;
     bool more_waiters;
+    go::detail::wake_block* batches;
     {
       std::lock_guard g(mu_);
       if (done_.load(std::memory_order_relaxed)) return false;
@@ -385,6 +387,7 @@ class cancel_node : public node, public child_hook {
       cause_ = cause ? cause : err;
       done_.store(true, std::memory_order_release);
       more_waiters = waiters_.claim_some(wakes, go::detail::wake_batch);
+      batches = waiters_.take_batches();
       for (child_hook* c = children_; c != nullptr;) {
         child_hook* next = c->next;
         c->prev = c->next = nullptr;
@@ -404,6 +407,7 @@ class cancel_node : public node, public child_hook {
     // Stop requests first, so that a waiter woken below already sees its
     // stop_token stop_requested().
     if (ss) ss->request_stop();
+    go::detail::hand_over(batches);  // each worker wakes its own exclusive waiters
     go::detail::wake_closed(mu_, waiters_, wakes, more_waiters);  // our caller holds the node
     if (timer_) timer_->stop();
     return true;
@@ -676,8 +680,9 @@ void done_channel::wait() const noexcept {
   go::detail::waiter w;
   go::detail::wait_node n;
   n.w = &w;
-  if (!enqueue(&n)) return;
-  w.park();  // on the nil channel nothing ever wakes us
+  if (!node_) w.park();  // the nil channel: nothing ever wakes us
+  if (!node_->enqueue(&n, /*exclusive=*/true)) return;
+  w.park();
 }
 
 void done_channel::park(go::detail::waiter& w, std::uint32_t token, time_point deadline) const noexcept {

@@ -236,11 +236,11 @@ class done_channel {
   // --- Hooks for go::select (a select case receiving from done()). ---
   //
   // enqueue: under the signal's lock, if the channel is already closed returns false
-  // (the case is ready: do not park on it); otherwise appends n to the signal's
-  // wait_queue and returns true. On close, every queued node is claimed with
-  // claim_front() (try_claim with n->token) and then woken, outside the lock; nodes
-  // whose waiter another party already claimed are dropped. n->data is not used. On
-  // the nil channel, returns true without storing n (nothing ever claims it).
+  // (the case is ready: do not park on it); otherwise adds n to the signal's waiters
+  // (a detail::wait_set) and returns true. On close, every node still there is claimed
+  // (try_claim with n->token) under the lock and woken outside it; nodes whose waiter
+  // another party already claimed are dropped. n->data is not used. On the nil
+  // channel, returns true without storing n (nothing ever claims it).
   //
   // dequeue: under the signal's lock, removes n if still queued (a no-op otherwise,
   // and on the nil channel). The parker calls it for every case after park returns.

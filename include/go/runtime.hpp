@@ -214,7 +214,7 @@ void set_stack_size(std::size_t bytes);
 // Statistics of the runtime, for tests, benchmarks and monitoring. A snapshot.
 struct stats {
   int workers;             // worker threads running, including added ones
-  long stacks;             // task stacks allocated (in use or pooled)
+  long stacks;             // task stacks allocated (in use, pooled, or cached by a worker)
   long guarded_stacks;     // of those, with a guard page below them
   std::size_t stack_size;  // bytes reserved per stack
 };

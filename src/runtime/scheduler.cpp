@@ -226,9 +226,31 @@ int configured_procs() {
 void after_switch(bctx::transfer_t t) noexcept;
 [[noreturn]] void fiber_entry(bctx::transfer_t t) noexcept;
 
+// A stack for a new fiber, from the worker's cache, guarded ones first (stack.hpp):
+// from the pool when the cache is empty, or when it holds only unguarded stacks while
+// the pool has guarded ones free (the cache's go back to the pool then). Throws
+// std::bad_alloc when address space runs out.
+stack take_stack(worker* w) {
+  stack* cache = w->stack_cache;
+  std::size_t n = w->stack_cached;
+  if (n > 0 && !cache[n - 1].guarded) {
+    for (std::size_t i = n - 1; i-- > 0;) {
+      if (cache[i].guarded) {
+        std::swap(cache[i], cache[n - 1]);
+        break;
+      }
+    }
+  }
+  if (n == 0 || (!cache[n - 1].guarded && stacks::free_guarded() > 0)) {
+    w->stack_cached = 0;
+    if (n > 0) stacks::release(cache, n);
+    w->stack_cached = stacks::acquire(cache, worker::stack_cache_size / 2);
+  }
+  return cache[--w->stack_cached];
+}
+
 fiber* new_loop_fiber(worker* w) {
-  if (w->stack_cached == 0) w->stack_cached = stacks::acquire(w->stack_cache, worker::stack_cache_size / 2);
-  stack s = w->stack_cache[--w->stack_cached];
+  stack s = take_stack(w);
   // The fiber object sits at the top of its own stack.
   char* top = s.hi() - sizeof(fiber);
   top -= reinterpret_cast<std::uintptr_t>(top) % alignof(fiber);
@@ -409,30 +431,98 @@ void ready_ring::reverse_last(std::size_t n) noexcept {
   }
 }
 
+namespace {
+
+// The inbox holds fibers and batches of waiters to wake (wake_block, tagged with the
+// low bit), linked through fiber::next and wake_block::next.
+inbox_item inbox_tag(wake_block* b) noexcept {
+  return reinterpret_cast<inbox_item>(reinterpret_cast<std::uintptr_t>(b) | 1);
+}
+wake_block* inbox_block(inbox_item i) noexcept {
+  const auto bits = reinterpret_cast<std::uintptr_t>(i);
+  return bits & 1 ? reinterpret_cast<wake_block*>(bits & ~std::uintptr_t{1}) : nullptr;
+}
+
+// Pushes one item, whose link the caller sets through `link`, onto owner's inbox and
+// wakes the owner if it sleeps.
+template <class SetLink>
+void push_inbox(worker* owner, inbox_item item, SetLink link) noexcept {
+  inbox_item head = owner->inbox.load(std::memory_order_relaxed);
+  do {
+    link(head);
+  } while (!owner->inbox.compare_exchange_weak(head, item, std::memory_order_release, std::memory_order_relaxed));
+  wake_worker(owner);
+}
+
+// Tasks of a batch woken at a time (wake_some).
+constexpr std::size_t wake_chunk = 64;
+
+// Claims and wakes the next wake_chunk waiters of the worker's batches (wait_set's
+// exclusive waiters, all tasks of this worker): each wake puts the task on this
+// worker's ready ring. The nodes sit on the tasks' stacks, a page each: the walk
+// prefetches ahead. A chunk at a time, not a whole batch, so that a task runs soon
+// after its wake touched its stack page, while that page is still in the TLB.
+void wake_some(worker* w) noexcept {
+  constexpr std::size_t ahead = 16;
+  wake_block* b = w->batches;
+  wait_node** nodes = b->nodes();
+  std::size_t i = w->batch_next;
+  const std::size_t end = std::min(b->count, i + wake_chunk);
+  if (i == 0) {
+    for (std::size_t k = 0; k < ahead && k < b->count; ++k) __builtin_prefetch(nodes[k], 1);
+  }
+  for (; i < end; ++i) {
+    if (i + ahead < b->count) __builtin_prefetch(nodes[i + ahead], 1);
+    wait_node* n = nodes[i];
+    n->w->notify(n->token);
+  }
+  if (i < b->count) {
+    w->batch_next = i;
+    return;
+  }
+  w->batch_next = 0;
+  w->batches = b->next;
+  if (!w->batches) w->batches_tail = nullptr;
+  std::free(b);
+}
+
+}  // namespace
+
 void make_ready(fiber* f) noexcept {
   worker* owner = f->owner;
   if (tls_worker == owner) {
     owner->make_ready_local(f);
     return;
   }
-  fiber* head = owner->inbox.load(std::memory_order_relaxed);
-  do {
-    f->next = head;
-  } while (!owner->inbox.compare_exchange_weak(head, f, std::memory_order_release, std::memory_order_relaxed));
-  wake_worker(owner);
+  push_inbox(owner, f, [f](inbox_item head) { f->next = head; });
+}
+
+void hand_over(wake_block* list) noexcept {
+  while (wake_block* b = list) {
+    list = b->next;
+    push_inbox(b->owner, inbox_tag(b), [b](inbox_item head) { b->next = reinterpret_cast<wake_block*>(head); });
+  }
 }
 
 namespace {
 
-// Moves the inbox (LIFO) to the ready ring: appends it in one pass over its links,
-// then reverses what was appended, in the ring.
+// Moves the inbox (LIFO) to the ready ring: appends its fibers in one pass over its
+// links, then reverses what was appended, in the ring; its batches join the worker's.
 [[gnu::noinline]] void drain_inbox(worker* w) noexcept {
-  fiber* list = w->inbox.exchange(nullptr, std::memory_order_acquire);
+  inbox_item list = w->inbox.exchange(nullptr, std::memory_order_acquire);
   std::size_t n = 0;
-  for (; list; ++n) {
-    fiber* next = list->next;
+  while (list) {
+    if (wake_block* b = inbox_block(list)) {
+      list = reinterpret_cast<inbox_item>(b->next);
+      b->next = nullptr;
+      if (w->batches_tail) w->batches_tail->next = b; else w->batches = b;
+      w->batches_tail = b;
+      continue;
+    }
+    inbox_item next = list->next;
     w->ready.push(list);
     list = next;
+    ++n;
   }
   w->ready.reverse_last(n);
 }
@@ -440,8 +530,11 @@ namespace {
 inline fiber* pop_ready(worker* w) noexcept {
   // Drain the inbox whenever it has fibers, not only when the ready list is empty:
   // tasks that keep yielding (re-queued on the ready list) must not starve fibers
-  // woken by other threads. They join the FIFO behind what is already ready.
+  // woken by other threads. They join the FIFO behind what is already ready. Batches
+  // of waiters are woken a chunk at a time whenever fewer than a chunk are ready, so
+  // they cannot starve either.
   if (w->inbox.load(std::memory_order_relaxed)) drain_inbox(w);
+  if (w->batches && w->ready.size() < wake_chunk) [[unlikely]] wake_some(w);
   return w->ready.pop();
 }
 
@@ -478,7 +571,7 @@ task* steal(runtime_state& r, worker* w) noexcept {
 }
 
 bool has_local_work(worker* w) noexcept {
-  return !w->ready.empty() || w->inbox.load(std::memory_order_acquire) || !w->runq.empty();
+  return !w->ready.empty() || w->batches || w->inbox.load(std::memory_order_acquire) || !w->runq.empty();
 }
 
 // Spins briefly waiting for work to appear; true if some did.

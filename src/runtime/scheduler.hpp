@@ -49,7 +49,8 @@ struct fiber {
 };
 
 // A worker's FIFO of fibers ready to resume: a ring of pointers that doubles when
-// full. Queueing and popping a fiber touch only the ring, never the fiber: when a
+// full. Queueing a fiber touches only the ring, never the fiber, and a pop reads only
+// the next fiber's saved-context pointer, to prefetch its stack (see pop): when a
 // broadcast (a context made done, a channel closed) readies thousands of fibers at
 // once, each lives on a stack page of its own, and an intrusive list (a link in every
 // fiber) paid a cache and TLB miss for every fiber on every pass over it.
@@ -59,6 +60,7 @@ struct fiber {
 class ready_ring {
  public:
   bool empty() const noexcept { return head_ == tail_; }
+  std::size_t size() const noexcept { return tail_ - head_; }
   void push(fiber* f) noexcept {
     if (tail_ - head_ == cap_) [[unlikely]] grow();
     buf_[tail_++ & (cap_ - 1)] = f;
@@ -104,13 +106,23 @@ class ready_ring {
 
 enum class worker_state : int { running, spinning, sleeping, frozen };
 
+// An entry of a worker's inbox: a fiber, or (low bit set) a wake_block; see
+// scheduler.cpp, push_inbox.
+using inbox_item = fiber*;
+
 struct worker {
   explicit worker(int id_) : id(id_) {}
 
   const int id;
   run_queue runq;                           // unstarted tasks; stealable
-  std::atomic<fiber*> inbox{nullptr};       // fibers made ready by other threads (LIFO)
+  std::atomic<inbox_item> inbox{nullptr};   // fibers made ready by other threads, and
+                                            // batches of waiters to wake (LIFO)
   ready_ring ready;                         // fibers ready to resume (owner only)
+  // Batches of this worker's tasks to wake, taken from the inbox (wait_set's exclusive
+  // waiters); woken a chunk at a time as the ready ring runs low (see pop_ready).
+  wake_block* batches = nullptr;
+  wake_block* batches_tail = nullptr;
+  std::size_t batch_next = 0;               // next node of the first batch
   fiber* current = nullptr;                 // the running fiber
   fiber* native = nullptr;
   fiber* idle = nullptr;                    // loop fibers with nothing to do

@@ -33,6 +33,10 @@ struct pool {
   std::vector<stack> hot_guarded, hot_plain, cold_guarded, cold_plain;
   std::atomic<long> allocated{0};
   std::atomic<long> guarded{0};
+  std::atomic<long> free_guarded{0};  // hot_guarded + cold_guarded; written under mu
+  void note_free() noexcept {
+    free_guarded.store(static_cast<long>(hot_guarded.size() + cold_guarded.size()), std::memory_order_relaxed);
+  }
 };
 
 pool& the_pool() {
@@ -112,7 +116,7 @@ std::size_t acquire(stack* out, std::size_t n) {
   std::lock_guard lock(p.mu);
   p.sized = true;
   std::size_t got = 0;
-  for (std::vector<stack>* list : {&p.hot_guarded, &p.hot_plain, &p.cold_guarded, &p.cold_plain}) {
+  for (std::vector<stack>* list : {&p.hot_guarded, &p.cold_guarded, &p.hot_plain, &p.cold_plain}) {
     while (got < n && !list->empty()) {
       out[got++] = list->back();
       list->pop_back();
@@ -122,6 +126,8 @@ std::size_t acquire(stack* out, std::size_t n) {
     grow(p);
     out[got++] = acquire_after_grow(p);
   }
+  std::reverse(out, out + got);
+  p.note_free();
   return got;
 }
 
@@ -137,7 +143,10 @@ void release(const stack* s, std::size_t n) noexcept {
       // Out of memory for the free list: this stack's address space is lost.
     }
   }
+  p.note_free();
 }
+
+long free_guarded() noexcept { return the_pool().free_guarded.load(std::memory_order_relaxed); }
 
 void trim() noexcept {
   pool& p = the_pool();
@@ -165,6 +174,7 @@ void trim() noexcept {
       cold.insert(cold.end(), batch.begin(), batch.end());
     } catch (...) {
     }
+    p.note_free();
   }
 }
 

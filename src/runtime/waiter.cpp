@@ -83,6 +83,29 @@ bool waiter::park_until(clock::time_point deadline) noexcept {
   return true;
 }
 
+// ---- wait_set's batches ---------------------------------------------------------------
+
+void wait_set::insert_exclusive(wait_node* n) noexcept {
+  worker* w = current_worker();
+  if (!w) {
+    insert(n);
+    return;
+  }
+  wake_block** link = &batches_;
+  while (*link && (*link)->owner != w) link = &(*link)->next;
+  wake_block* b = *link;
+  if (!b || b->count == b->cap) {
+    const std::size_t cap = b ? 2 * b->cap : 16;
+    auto* grown = static_cast<wake_block*>(std::realloc(b, sizeof(wake_block) + cap * sizeof(wait_node*)));
+    if (!grown) std::abort();  // out of memory
+    if (!b) *grown = wake_block{nullptr, w, 0, 0};
+    grown->cap = cap;
+    *link = b = grown;
+  }
+  b->nodes()[b->count++] = n;
+  n->linked = false;  // never removed; the batch, not the node, records membership
+}
+
 // ---- spin_mutex ---------------------------------------------------------------------
 
 void spin_mutex::lock_slow() noexcept {

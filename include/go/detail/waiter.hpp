@@ -44,7 +44,8 @@
 
 namespace go::detail {
 
-struct fiber;  // a task's execution context; defined in the runtime sources
+struct fiber;   // a task's execution context; defined in the runtime sources
+struct worker;  // a worker thread of the runtime; defined in the runtime sources
 
 // The fiber the caller runs on, or nullptr on a plain thread. A fiber runs one task
 // at a time, and a started task stays on its fiber, so this identifies the calling
@@ -137,6 +138,7 @@ struct wait_node {
 };
 
 class wake_list;
+struct wake_block;
 
 // An intrusive FIFO of wait_nodes. Not synchronized: the owner's lock protects it.
 class wait_queue {
@@ -227,6 +229,8 @@ class wake_list {
     tail_ = n;
   }
   bool empty() const noexcept { return head_ == nullptr; }
+  // The first node pushed, or nullptr; the others follow through next (until woken).
+  wait_node* front() const noexcept { return head_; }
 
   // Wakes every node pushed so far. Each node's memory may vanish once woken, so the
   // link is read before the wake.
@@ -270,14 +274,37 @@ inline bool wait_queue::claim_some(wake_list& out, std::size_t max) noexcept {
 // insert and remove are O(1) (remove moves the last node into the hole, so the order
 // is not kept: a broadcast needs none). Not synchronized: the owner's lock protects it.
 // insert allocates as the set grows and dies on out of memory, as a task stack does.
+//
+// Exclusive waiters. A task parked on nothing but this set — one node, no deadline,
+// no other case (Context::wait) — can be claimed by this set's broadcast only, so the
+// broadcast need not claim it at once: it has no race to settle. Such nodes go into
+// their worker's batch (insert_exclusive), and the broadcast hands each batch whole to
+// its worker (take_batches, then hand_over after unlocking), which claims and wakes
+// its own tasks itself. The broadcaster never touches them, and each worker touches
+// only the tasks it is about to run: with 100,000 tasks parked on two workers, the
+// broadcaster had touched all 100,000 (a TLB miss each) and pushed half of them to the
+// other worker one at a time.
 class wait_set {
  public:
   wait_set() = default;
   wait_set(const wait_set&) = delete;
   wait_set& operator=(const wait_set&) = delete;
-  ~wait_set() { std::free(nodes_); }
+  ~wait_set();
 
-  bool empty() const noexcept { return size_ == 0; }
+  bool empty() const noexcept { return size_ == 0 && batches_ == nullptr; }
+
+  // Adds a node whose waiter nothing else can claim (see above): it has no other node
+  // and no deadline, and is never removed. From a task it joins that task's worker's
+  // batch; from a thread it is inserted as by insert.
+  void insert_exclusive(wait_node* n) noexcept;
+
+  // Detaches the workers' batches, for hand_over once the owner's lock is released.
+  // A broadcast calls it once the owner takes no new waiters.
+  wake_block* take_batches() noexcept {
+    wake_block* b = batches_;
+    batches_ = nullptr;
+    return b;
+  }
 
   void insert(wait_node* n) noexcept {
     if (size_ == cap_) [[unlikely]] grow();
@@ -298,7 +325,9 @@ class wait_set {
 
   // Claims up to `max` waiters that can still be claimed (each with its node's
   // token), removing them and the unclaimable ones it meets, and moves the claimed
-  // ones to `out`; returns whether nodes remain. Frees the array once it is empty.
+  // ones to `out`; returns whether nodes remain. When it empties the set it frees
+  // an array grown past wake_batch slots (remove never shrinks it: a context that is
+  // never canceled keeps the array of its busiest moment).
   bool claim_some(wake_list& out, std::size_t max) noexcept;
 
   // claim_some without a bound: empties the set.
@@ -306,14 +335,38 @@ class wait_set {
 
  private:
   void grow() noexcept;
-  wait_node** nodes_ = nullptr;  // malloc'd; size_ nodes in cap_ slots
+  wait_node** nodes_ = nullptr;   // malloc'd; size_ nodes in cap_ slots
   std::size_t size_ = 0;
   std::size_t cap_ = 0;
+  wake_block* batches_ = nullptr;  // exclusive waiters, one batch per worker
 };
+
+// A batch of exclusive waiters (wait_set), all of them tasks of one worker. Allocated
+// with room for `cap` node pointers after the header.
+struct wake_block {
+  wake_block* next;  // the set's list of batches; then the worker's inbox
+  worker* owner;
+  std::size_t count;
+  std::size_t cap;
+  wait_node** nodes() noexcept { return reinterpret_cast<wait_node**>(this + 1); }
+};
+
+// Hands each batch of `list` (from take_batches) to its worker, which claims and wakes
+// the batch's waiters the next time it looks for work (at once if it sleeps). Callable
+// from any task or thread, without the set owner's lock. Non-blocking.
+void hand_over(wake_block* list) noexcept;
 
 // Waiters claimed per batch by wake_closed below: their nodes (each on its own task
 // stack, so each on its own page) are still in the cache and the TLB when woken.
 inline constexpr std::size_t wake_batch = 64;
+
+inline wait_set::~wait_set() {
+  std::free(nodes_);
+  while (wake_block* b = batches_) {
+    batches_ = b->next;
+    std::free(b);
+  }
+}
 
 inline void wait_set::grow() noexcept {
   const std::size_t cap = cap_ ? 2 * cap_ : 8;
