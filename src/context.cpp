@@ -680,7 +680,7 @@ void done_channel::wait() const noexcept {
   go::detail::waiter w;
   go::detail::wait_node n;
   n.w = &w;
-  if (!node_) w.park();  // the nil channel: nothing ever wakes us
+  if (!node_) w.park();  // the nil channel: nothing ever wakes us, park never returns
   if (!node_->enqueue(&n, /*exclusive=*/true)) return;
   w.park();
 }

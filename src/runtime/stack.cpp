@@ -105,12 +105,6 @@ void set_size(std::size_t bytes) {
 std::size_t size() noexcept { return the_pool().stack_size; }
 std::size_t page_size() noexcept { return the_pool().page; }
 
-stack acquire() {
-  stack s;
-  acquire(&s, 1);
-  return s;
-}
-
 std::size_t acquire(stack* out, std::size_t n) {
   pool& p = the_pool();
   std::lock_guard lock(p.mu);
@@ -130,8 +124,6 @@ std::size_t acquire(stack* out, std::size_t n) {
   p.note_free();
   return got;
 }
-
-void release(const stack& s) noexcept { release(&s, 1); }
 
 void release(const stack* s, std::size_t n) noexcept {
   pool& p = the_pool();

@@ -38,16 +38,11 @@ namespace stacks {
 void set_size(std::size_t bytes);
 std::size_t size() noexcept;
 std::size_t page_size() noexcept;
-// A stack from the pool, a guarded one if any is free. Throws std::bad_alloc when
-// address space runs out.
-stack acquire();
 // Up to n (>= 1) stacks from the pool into out, under one lock; returns how many (at
 // least 1: it creates a slab when the pool is empty). Guarded ones first, placed last
 // in out (a caller taking from the end gets them first). Throws std::bad_alloc when
 // address space runs out.
 std::size_t acquire(stack* out, std::size_t n);
-// Returns a stack to the pool. Never makes a system call.
-void release(const stack& s) noexcept;
 // Returns n stacks to the pool under one lock. Never makes a system call.
 void release(const stack* s, std::size_t n) noexcept;
 // Guarded stacks free in the pool (a relaxed snapshot; no lock).

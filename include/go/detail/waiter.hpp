@@ -330,9 +330,6 @@ class wait_set {
   // never canceled keeps the array of its busiest moment).
   bool claim_some(wake_list& out, std::size_t max) noexcept;
 
-  // claim_some without a bound: empties the set.
-  void claim_all(wake_list& out) noexcept { claim_some(out, SIZE_MAX); }
-
  private:
   void grow() noexcept;
   wait_node** nodes_ = nullptr;   // malloc'd; size_ nodes in cap_ slots
