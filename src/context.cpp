@@ -681,7 +681,9 @@ void done_channel::wait() const noexcept {
   go::detail::wait_node n;
   n.w = &w;
   if (!node_) w.park();  // the nil channel: nothing ever wakes us, park never returns
-  if (!node_->enqueue(&n, /*exclusive=*/true)) return;
+  // Not exclusive for now: a worker wakes its batches only while fewer than 64 fibers
+  // are ready, so 64+ fibers that stay ready starve them (review of bd7cdf5).
+  if (!node_->enqueue(&n)) return;
   w.park();
 }
 
